@@ -1,0 +1,71 @@
+/**
+ * One Kysely code path over two dialects: better-sqlite3 for the embedded default and pg for
+ * PostgreSQL. Timeouts are short and explicit so an unreachable database fails a request in
+ * about two seconds instead of hanging it.
+ */
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import pg from 'pg';
+import type { Database, Dialect } from './schema.js';
+
+export interface SqlDatabase {
+  db: Kysely<Database>;
+  dialect: Dialect;
+  close(): Promise<void>;
+}
+
+export interface SqlOptions {
+  /** Per-query and per-connect timeout (PostgreSQL). */
+  timeoutMs: number;
+  /** Called when an idle pooled connection fails, which must never crash the process. */
+  onPoolError?: (error: Error) => void;
+}
+
+const INT8_OID = 20;
+
+export function openDatabase(url: string, options: SqlOptions): SqlDatabase {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, options);
+  throw new Error(`Unsupported DATABASE_URL scheme: ${url.split(':')[0]}`);
+}
+
+function openSqlite(path: string): SqlDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const database = new SqliteDatabase(path);
+  // WAL lets readers proceed during a write; the busy timeout rides out short write locks.
+  database.pragma('journal_mode = WAL');
+  database.pragma('busy_timeout = 2000');
+  database.pragma('foreign_keys = ON');
+  database.defaultSafeIntegers(false);
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  return wrap(db, 'sqlite');
+}
+
+function openPostgres(url: string, options: SqlOptions): SqlDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    connectionTimeoutMillis: options.timeoutMs,
+    query_timeout: options.timeoutMs,
+    idleTimeoutMillis: 30_000,
+    // Epoch-millisecond bigints fit a JS number exactly; parse them as numbers for this pool
+    // only, leaving the process-wide pg type parsers alone (Latch may share a process).
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === INT8_OID ? Number : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+    },
+  });
+  pool.on('error', (error) => options.onPoolError?.(error));
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return wrap(db, 'postgres');
+}
+
+function wrap(db: Kysely<Database>, dialect: Dialect): SqlDatabase {
+  return {
+    db,
+    dialect,
+    close: () => db.destroy(),
+  };
+}

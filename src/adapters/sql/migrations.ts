@@ -1,0 +1,62 @@
+/**
+ * Versioned migrations, in code so they ship inside the build. Never edit a released one:
+ * add the next. Column types differ by dialect only where they must (bytes).
+ */
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { Dialect } from './schema.js';
+
+function migrations(dialect: Dialect): Record<string, Migration> {
+  const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  return {
+    '0001_users_and_sessions': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('email_verified', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        // The one guard against two accounts for one address, also under concurrent sign-ups.
+        await db.schema.createIndex('users_email_unique').on('users').column('email').unique().execute();
+
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('secret_hash', bytes, (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('remember_me', 'integer', (c) => c.notNull())
+          .addColumn('authenticated_at', 'bigint', (c) => c.notNull())
+          .addColumn('ip', 'text', (c) => c.notNull())
+          .addColumn('user_agent', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('sessions_user_id').on('sessions').column('user_id').execute();
+        await db.schema.createIndex('sessions_expires_at').on('sessions').column('expires_at').execute();
+      },
+    },
+  };
+}
+
+class InCodeMigrations implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.dialect);
+  }
+}
+
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({
+    db,
+    provider: new InCodeMigrations(dialect),
+    migrationTableName: 'latch_migrations',
+    migrationLockTableName: 'latch_migrations_lock',
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) throw error instanceof Error ? error : new Error(String(error));
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

@@ -1,0 +1,36 @@
+/** Table shapes as Kysely sees them. Times are epoch milliseconds; booleans are 0/1. */
+import type { Generated } from 'kysely';
+
+export interface UsersTable {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  email_verified: number;
+  created_at: number;
+}
+
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  secret_hash: Buffer;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  remember_me: number;
+  authenticated_at: number;
+  ip: string;
+  user_agent: string;
+}
+
+export interface MigrationsTable {
+  name: string;
+  timestamp: Generated<string>;
+}
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+}
+
+export type Dialect = 'sqlite' | 'postgres';

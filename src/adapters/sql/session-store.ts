@@ -1,0 +1,115 @@
+/**
+ * Sessions in the SQL database: the embedded default and the single-node setup. `find` joins
+ * the user so the authenticated request path is one query.
+ */
+import type { Kysely, Selectable } from 'kysely';
+import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
+import type { SessionRecord } from '../../domain/session.js';
+import type { Database, SessionsTable } from './schema.js';
+import { guarded } from './errors.js';
+import { toUser } from './user-repository.js';
+
+export class SqlSessionStore implements SessionStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  insert(session: SessionRecord): Promise<void> {
+    return guarded(async () => {
+      await this.db
+        .insertInto('sessions')
+        .values({
+          id: session.id,
+          user_id: session.userId,
+          secret_hash: session.secretHash,
+          created_at: session.createdAt,
+          last_seen_at: session.lastSeenAt,
+          expires_at: session.expiresAt,
+          remember_me: session.rememberMe ? 1 : 0,
+          authenticated_at: session.authenticatedAt,
+          ip: session.ip,
+          user_agent: session.userAgent,
+        })
+        .execute();
+    });
+  }
+
+  find(sessionId: string): Promise<SessionWithUser | null> {
+    return guarded(async () => {
+      const row = await this.db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('sessions')
+        .select(['users.email', 'users.name', 'users.email_verified', 'users.created_at as user_created_at'])
+        .where('sessions.id', '=', sessionId)
+        .executeTakeFirst();
+      if (!row) return null;
+      const user = toUser({ ...row, id: row.user_id, created_at: row.user_created_at });
+      return { session: toSession(row), user };
+    });
+  }
+
+  touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
+    return guarded(async () => {
+      await this.db
+        .updateTable('sessions')
+        .set({ last_seen_at: lastSeenAt, expires_at: expiresAt })
+        .where('id', '=', sessionId)
+        .execute();
+    });
+  }
+
+  delete(sessionId: string): Promise<boolean> {
+    return guarded(async () => {
+      const result = await this.db.deleteFrom('sessions').where('id', '=', sessionId).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    });
+  }
+
+  listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    return guarded(async () => {
+      const rows = await this.db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('expires_at', '>', now)
+        .orderBy('last_seen_at', 'desc')
+        .execute();
+      return rows.map(toSession);
+    });
+  }
+
+  deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
+    return guarded(async () => {
+      let query = this.db.deleteFrom('sessions').where('user_id', '=', userId);
+      if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId);
+      const result = await query.executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
+
+  /** Removes expired rows; Redis does this by TTL, SQL needs a sweep. */
+  purgeExpired(now: number): Promise<number> {
+    return guarded(async () => {
+      const result = await this.db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    });
+  }
+
+  ping(): Promise<void> {
+    return guarded(async () => void (await this.db.selectFrom('sessions').select('id').limit(1).execute()));
+  }
+}
+
+function toSession(row: Selectable<SessionsTable>): SessionRecord {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    secretHash: Buffer.from(row.secret_hash),
+    createdAt: Number(row.created_at),
+    lastSeenAt: Number(row.last_seen_at),
+    expiresAt: Number(row.expires_at),
+    rememberMe: Boolean(row.remember_me),
+    authenticatedAt: Number(row.authenticated_at),
+    ip: row.ip,
+    userAgent: row.user_agent,
+  };
+}

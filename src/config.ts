@@ -1,0 +1,159 @@
+/**
+ * Configuration, read once, validated, frozen. Every value has a safe default; a bad value
+ * stops the start with a message naming the variable. Security switches are named for what
+ * they turn on, and no value can weaken hashing or checks below the documented floors.
+ */
+import { z } from 'zod';
+
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export function parseDuration(value: string): number | null {
+  const match = DURATION.exec(value.trim());
+  if (!match) return null;
+  return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+}
+
+const duration = z.union([
+  z.number().int().positive(),
+  z.string().transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null || ms <= 0) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 30s, 15m, 24h or 7d` });
+      return z.NEVER;
+    }
+    return ms;
+  }),
+]);
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+const origin = z.string().transform((value, ctx) => {
+  try {
+    const url = new URL(value);
+    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '')) {
+      return url.origin;
+    }
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: `"${value}" is not an origin like https://app.example.com` });
+  return z.NEVER;
+});
+const origins = z.union([
+  z.array(origin),
+  z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)).pipe(z.array(origin)),
+]);
+/** Express's `trust proxy`: false, a hop count, or a comma-separated list of addresses/subnets. */
+const trustProxy = z.union([
+  z.boolean(),
+  z.number().int().min(0),
+  z.string().transform((v): boolean | number | string => {
+    if (v === 'false' || v === '') return false;
+    if (v === 'true') return true;
+    return /^\d+$/.test(v) ? Number(v) : v;
+  }),
+]);
+
+const schema = z.object({
+  port: integer(0, 65535).default(3000),
+  host: z.string().min(1).default('127.0.0.1'),
+  databaseUrl: z.string().regex(/^(sqlite:|postgres(ql)?:\/\/)/, 'must start with sqlite: or postgres://').default('sqlite:./data/latch.db'),
+  redisUrl: z.string().regex(/^(rediss?:\/\/|redis\+cluster:\/\/)/, 'must start with redis://, rediss:// or redis+cluster://').optional(),
+  nodeEnv: z.enum(['development', 'production', 'test']).default('development'),
+  cookieSecure: flag.optional(),
+  trustedOrigins: origins.default([]),
+  trustProxy: trustProxy.default(false),
+  sessionIdleTimeout: duration.prefault('24h'),
+  sessionAbsoluteTimeout: duration.prefault('7d'),
+  rememberMeTimeout: duration.prefault('30d'),
+  reauthWindow: duration.prefault('10m'),
+  passwordMinLength: integer(8, 64).default(15),
+  passwordMaxLength: integer(64, 1024).default(256),
+  loginMaxFailures: integer(1, 1000).default(5),
+  metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
+  maxSessionsPerUser: integer(1, 10_000).default(50),
+  requireEmailVerification: flag.default(false),
+  smtpUrl: z.string().regex(/^smtps?:\/\//, 'must start with smtp:// or smtps://').optional(),
+  publicUrl: origin.prefault('http://localhost:3000'),
+  // OWASP's argon2id floor is m=19456 KiB, t=2, p=1: values may go up, never below.
+  argon2MemoryCost: integer(19_456, 4_194_304).default(19_456),
+  argon2TimeCost: integer(2, 100).default(2),
+  argon2Parallelism: integer(1, 16).default(1),
+  /** How long Latch waits for the database or Redis before answering 503. */
+  dependencyTimeout: duration.prefault('2s'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  redisKeyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('latch:'),
+  migrateOnStart: flag.default(true),
+});
+
+export type ConfigInput = z.input<typeof schema>;
+export type Config = Readonly<Omit<z.output<typeof schema>, 'cookieSecure'> & { cookieSecure: boolean }>;
+
+/** The environment variable behind each option, for error messages and `configFromEnv`. */
+const ENV_NAMES: Record<keyof ConfigInput, string> = {
+  port: 'PORT', host: 'HOST', databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', nodeEnv: 'NODE_ENV',
+  cookieSecure: 'COOKIE_SECURE', trustedOrigins: 'TRUSTED_ORIGINS', trustProxy: 'TRUST_PROXY',
+  sessionIdleTimeout: 'SESSION_IDLE_TIMEOUT', sessionAbsoluteTimeout: 'SESSION_ABSOLUTE_TIMEOUT',
+  rememberMeTimeout: 'REMEMBER_ME_TIMEOUT', reauthWindow: 'REAUTH_WINDOW',
+  passwordMinLength: 'PASSWORD_MIN_LENGTH', passwordMaxLength: 'PASSWORD_MAX_LENGTH',
+  loginMaxFailures: 'LOGIN_MAX_FAILURES', metricsToken: 'METRICS_TOKEN', maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
+  requireEmailVerification: 'REQUIRE_EMAIL_VERIFICATION', smtpUrl: 'SMTP_URL', publicUrl: 'PUBLIC_URL',
+  argon2MemoryCost: 'ARGON2_MEMORY_COST', argon2TimeCost: 'ARGON2_TIME_COST', argon2Parallelism: 'ARGON2_PARALLELISM',
+  dependencyTimeout: 'DEPENDENCY_TIMEOUT', logLevel: 'LOG_LEVEL', redisKeyPrefix: 'REDIS_KEY_PREFIX',
+  migrateOnStart: 'MIGRATE_ON_START',
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Picks Latch's variables out of an environment. Empty strings count as unset. */
+export function configFromEnv(env: NodeJS.ProcessEnv): ConfigInput {
+  const input: Record<string, string> = {};
+  for (const [key, name] of Object.entries(ENV_NAMES)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  return input as ConfigInput;
+}
+
+export function resolveConfig(input: ConfigInput): Config {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const key = String(issue.path[0]) as keyof ConfigInput;
+      return `${ENV_NAMES[key] ?? key}: ${issue.message}`;
+    });
+    throw new ConfigError(`Invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const values = parsed.data;
+  const production = values.nodeEnv === 'production';
+  const config = { ...values, cookieSecure: values.cookieSecure ?? production };
+  const problems = [...consistencyProblems(config), ...(production ? productionProblems(config) : [])];
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+  return Object.freeze({ ...config, trustedOrigins: Object.freeze([...config.trustedOrigins]) as string[] });
+}
+
+function consistencyProblems(c: Omit<Config, never>): string[] {
+  const problems: string[] = [];
+  if (c.passwordMaxLength < c.passwordMinLength) {
+    problems.push('PASSWORD_MAX_LENGTH: must not be below PASSWORD_MIN_LENGTH');
+  }
+  if (c.sessionIdleTimeout > c.sessionAbsoluteTimeout) {
+    problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
+  }
+  return problems;
+}
+
+/** Settings that are fine on a laptop and dangerous on the internet. */
+function productionProblems(c: Omit<Config, never>): string[] {
+  const problems: string[] = [];
+  if (!c.cookieSecure) problems.push('COOKIE_SECURE: must be true in production (session cookies over plain HTTP can be stolen)');
+  if (!c.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: must be https:// in production (links in mails carry tokens)');
+  const plain = c.trustedOrigins.filter((o) => !o.startsWith('https://'));
+  if (plain.length > 0) problems.push(`TRUSTED_ORIGINS: must all be https:// in production (${plain.join(', ')})`);
+  if (c.trustProxy === true) {
+    problems.push('TRUST_PROXY: "true" trusts every X-Forwarded-For hop, so any client picks its own IP; give a hop count or subnets');
+  }
+  return problems;
+}

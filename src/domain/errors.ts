@@ -1,0 +1,52 @@
+/**
+ * The one catalogue of outcomes a client can see. The domain speaks only in these codes;
+ * `http/errors.ts` is the single place that turns them into status codes.
+ */
+export const errorCodes = [
+  'invalid_input',
+  'weak_password',
+  'already_authenticated',
+  'invalid_credentials',
+  'unauthorized',
+  'email_taken',
+  'not_found',
+  'csrf',
+  'unsupported_media_type',
+  'payload_too_large',
+  'rate_limited',
+  'unavailable',
+  'internal',
+] as const;
+
+export type ErrorCode = (typeof errorCodes)[number];
+
+export interface Issue {
+  path: string;
+  message: string;
+}
+
+/** An expected refusal: the request was understood and the answer is "no". */
+export class LatchError extends Error {
+  override readonly name = 'LatchError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly issues?: Issue[],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * A dependency (database, session store) did not answer in time or is unreachable. Adapters
+ * translate their driver's connection errors into this, so callers never see driver types.
+ */
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+  constructor(
+    readonly dependency: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${dependency} is unavailable`, options);
+  }
+}

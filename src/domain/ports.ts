@@ -1,0 +1,61 @@
+/**
+ * Ports: what the domain needs from the outside world, shaped by the questions it asks.
+ * Each has an SQL and/or Redis implementation under `adapters/` and one contract test suite.
+ */
+import type { SessionRecord } from './session.js';
+import type { User, UserWithPassword } from './user.js';
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export interface Random {
+  /** Cryptographically secure random bytes. */
+  bytes(length: number): Buffer;
+  uuid(): string;
+}
+
+export type CreateUserResult = { ok: true; user: User } | { ok: false; reason: 'email_taken' };
+
+export interface UserRepository {
+  create(user: UserWithPassword): Promise<CreateUserResult>;
+  findByEmail(email: string): Promise<UserWithPassword | null>;
+  findById(id: string): Promise<User | null>;
+  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  ping(): Promise<void>;
+}
+
+/** A session together with the user it belongs to, as read on every authenticated request. */
+export interface SessionWithUser {
+  session: SessionRecord;
+  user: User;
+}
+
+export interface SessionStore {
+  /** Stores a new session; `user` lets stores that cannot join (Redis) answer `find` in one read. */
+  insert(session: SessionRecord, user: User): Promise<void>;
+  /** The session and its user, or null when there is none (expired records may be returned). */
+  find(sessionId: string): Promise<SessionWithUser | null>;
+  /** Records use: the new last-seen time and the new expiry. No-op when the session is gone. */
+  touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  /** Ends one session. Returns whether it existed. */
+  delete(sessionId: string): Promise<boolean>;
+  /** The user's live (unexpired) sessions, most recently used first. */
+  listByUser(userId: string, now: number): Promise<SessionRecord[]>;
+  /** Ends every session of the user except `keepSessionId`; returns how many ended. */
+  deleteByUser(userId: string, keepSessionId?: string): Promise<number>;
+  ping(): Promise<void>;
+}
+
+export type VerifyResult = { ok: true; needsRehash: boolean } | { ok: false };
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<VerifyResult>;
+  /**
+   * Burns the same work as `verify` against a real hash, for requests about unknown accounts,
+   * so their timing does not reveal which emails are registered.
+   */
+  verifyDummy(password: string): Promise<void>;
+}

@@ -1,0 +1,58 @@
+/**
+ * Session tokens are treated like passwords. The cookie carries `<id>.<secret>`: the id is a
+ * public handle used to find the record, the secret is 256 bits from a CSPRNG, and the store
+ * keeps only SHA-256(secret). A leaked database or Redis dump therefore holds no usable
+ * session, and the comparison runs in constant time so response timing leaks nothing about
+ * the stored hash. A fast hash is right here (unlike passwords): the secret is uniformly
+ * random, so there is nothing to brute-force.
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Random } from './ports.js';
+
+const SECRET_BYTES = 32;
+const ID_RANDOM_BYTES = 15;
+const TOKEN_PATTERN = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
+
+export interface SessionCredentials {
+  id: string;
+  secret: string;
+  /** The cookie value. */
+  token: string;
+  secretHash: Buffer;
+}
+
+/**
+ * Two base64url characters (12 bits) derived from the user id. Every session id of a user
+ * starts with them, so a Redis Cluster can keep all of a user's keys in one hash slot
+ * (`{tag}`) while the cookie alone still locates the record in one read. They say nothing
+ * usable about the user: 4,096 values shared by all users alike.
+ */
+export function userSlotTag(userId: string): string {
+  return createHash('sha256').update(userId).digest('base64url').slice(0, 2);
+}
+
+export function slotTagOfSessionId(sessionId: string): string {
+  return sessionId.slice(0, 2);
+}
+
+export function newSessionCredentials(random: Random, userId: string): SessionCredentials {
+  const id = userSlotTag(userId) + random.bytes(ID_RANDOM_BYTES).toString('base64url');
+  const secret = random.bytes(SECRET_BYTES).toString('base64url');
+  return { id, secret, token: `${id}.${secret}`, secretHash: hashSecret(secret) };
+}
+
+/** Splits a cookie value; anything not shaped exactly like a token is rejected before I/O. */
+export function parseToken(token: string): { id: string; secret: string } | null {
+  const match = TOKEN_PATTERN.exec(token);
+  if (!match) return null;
+  return { id: match[1]!, secret: match[2]! };
+}
+
+export function hashSecret(secret: string): Buffer {
+  return createHash('sha256').update(secret).digest();
+}
+
+export function secretMatches(storedHash: Uint8Array, secret: string): boolean {
+  const candidate = hashSecret(secret);
+  return storedHash.length === candidate.length && timingSafeEqual(storedHash, candidate);
+}

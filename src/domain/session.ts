@@ -1,0 +1,51 @@
+/**
+ * Session lifetime rules (API.md, "The session cookie"): a session ends at the earlier of
+ * last use + idle timeout and login + absolute timeout; remember-me sessions use their own
+ * (longer) timeout for both. Sliding renewal writes at most once per `touchInterval`, so the
+ * common authenticated request is a single read.
+ */
+export interface SessionRecord {
+  id: string;
+  userId: string;
+  /** SHA-256 of the secret half of the cookie. */
+  secretHash: Buffer;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  rememberMe: boolean;
+  /** When this session last proved the password (login, re-authentication). */
+  authenticatedAt: number;
+  ip: string;
+  userAgent: string;
+}
+
+export interface SessionTimeouts {
+  idleTimeoutMs: number;
+  absoluteTimeoutMs: number;
+  rememberMeTimeoutMs: number;
+  /** Minimum time between two writes of `lastSeenAt` for one session. */
+  touchIntervalMs: number;
+}
+
+export type SessionCheck =
+  | { state: 'expired' }
+  | { state: 'valid' }
+  | { state: 'renew'; lastSeenAt: number; expiresAt: number };
+
+export class SessionPolicy {
+  constructor(private readonly timeouts: SessionTimeouts) {}
+
+  /** The expiry of a session last used at `lastSeenAt`. */
+  expiresAt(session: Pick<SessionRecord, 'createdAt' | 'rememberMe'>, lastSeenAt: number): number {
+    const { idleTimeoutMs, absoluteTimeoutMs, rememberMeTimeoutMs } = this.timeouts;
+    const idle = session.rememberMe ? rememberMeTimeoutMs : idleTimeoutMs;
+    const absolute = session.rememberMe ? rememberMeTimeoutMs : absoluteTimeoutMs;
+    return Math.min(lastSeenAt + idle, session.createdAt + absolute);
+  }
+
+  check(session: SessionRecord, now: number): SessionCheck {
+    if (now >= session.expiresAt) return { state: 'expired' };
+    if (now - session.lastSeenAt < this.timeouts.touchIntervalMs) return { state: 'valid' };
+    return { state: 'renew', lastSeenAt: now, expiresAt: this.expiresAt(session, now) };
+  }
+}

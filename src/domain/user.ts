@@ -1,0 +1,31 @@
+/** The public view of an account. Never carries a password hash. */
+export interface User {
+  id: string;
+  email: string;
+  name: string;
+  emailVerified: boolean;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+}
+
+export interface UserWithPassword extends User {
+  passwordHash: string;
+}
+
+export const EMAIL_MAX_LENGTH = 254;
+export const NAME_MIN_LENGTH = 2;
+export const NAME_MAX_LENGTH = 100;
+
+/** Emails are compared and stored trimmed and lower-cased (API.md, "Conventions"). */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+export function normalizeName(name: string): string {
+  return name.trim();
+}
+
+export function publicUser(user: User): User {
+  const { id, email, name, emailVerified, createdAt } = user;
+  return { id, email, name, emailVerified, createdAt };
+}

@@ -1,0 +1,35 @@
+/**
+ * The session cookie (API.md, "The session cookie"). With secure cookies the `__Host-` prefix
+ * makes the browser refuse the cookie unless it is Secure, host-only and Path=/, so a sibling
+ * subdomain cannot plant or shadow it.
+ */
+import { parse } from 'cookie';
+import type { Request, Response } from 'express';
+
+export interface SessionCookie {
+  name: string;
+  read(req: Request): string | undefined;
+  /** `expiresAt` only for remember-me sessions; otherwise a browser-session cookie. */
+  set(res: Response, token: string, persistUntil: number | undefined, now: number): void;
+  clear(res: Response): void;
+}
+
+export function sessionCookie(secure: boolean): SessionCookie {
+  const name = secure ? '__Host-sid' : 'sid';
+  const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure } as const;
+  return {
+    name,
+    read(req) {
+      const header = req.headers.cookie;
+      if (!header) return undefined;
+      return parse(header)[name];
+    },
+    set(res, token, persistUntil, now) {
+      const maxAge = persistUntil === undefined ? undefined : Math.max(0, persistUntil - now);
+      res.cookie(name, token, maxAge === undefined ? attributes : { ...attributes, maxAge });
+    },
+    clear(res) {
+      res.clearCookie(name, attributes);
+    },
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * The one place where outcomes become HTTP. Every error body has the same shape
+ * (`{error, code, issues?}`) and never carries a stack, SQL or a path.
+ */
+import type { ErrorRequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
+import { LatchError, UnavailableError, type ErrorCode, type Issue } from '../domain/errors.js';
+
+const STATUS: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  weak_password: 400,
+  already_authenticated: 400,
+  invalid_credentials: 401,
+  unauthorized: 401,
+  csrf: 403,
+  not_found: 404,
+  email_taken: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal: 500,
+  unavailable: 503,
+};
+
+export function sendError(res: Response, code: ErrorCode, message: string, issues?: Issue[]): void {
+  res.status(STATUS[code]).json(issues ? { error: message, code, issues } : { error: message, code });
+}
+
+/** body-parser signals its refusals with a `type`; these are the client's fault, not ours. */
+const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
+  'entity.too.large': ['payload_too_large', 'Request body is larger than 10240 bytes'],
+  'entity.parse.failed': ['invalid_input', 'Request body is not valid JSON'],
+  'entity.verify.failed': ['invalid_input', 'Request body could not be read'],
+  'request.aborted': ['invalid_input', 'Request body was cut off'],
+  'request.size.invalid': ['invalid_input', 'Request body length does not match Content-Length'],
+  'encoding.unsupported': ['unsupported_media_type', 'Unsupported content encoding'],
+  'charset.unsupported': ['unsupported_media_type', 'Unsupported charset; send UTF-8 JSON'],
+  'stream.encoding.set': ['invalid_input', 'Request body could not be read'],
+};
+
+export function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) return next(error);
+    if (error instanceof LatchError) return sendError(res, error.code, error.message, error.issues);
+    if (error instanceof UnavailableError) {
+      logger.warn({ err: error.cause, dependency: error.dependency, path: req.path }, 'dependency unavailable');
+      res.setHeader('Retry-After', '1');
+      return sendError(res, 'unavailable', 'Service temporarily unavailable, try again shortly');
+    }
+    const bodyType = (error as { type?: unknown })?.type;
+    const known = typeof bodyType === 'string' ? BODY_PARSER_ERRORS[bodyType] : undefined;
+    if (known) return sendError(res, known[0], known[1]);
+    logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
+    return sendError(res, 'internal', 'Internal server error');
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Request bodies, validated with zod. The same schemas will feed the OpenAPI document.
+ * Unknown fields are dropped; wrong types are 400 `invalid_input` with per-field issues.
+ */
+import { z } from 'zod';
+import { LatchError } from '../domain/errors.js';
+import { codePointLength } from '../domain/password-policy.js';
+import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, NAME_MIN_LENGTH } from '../domain/user.js';
+
+/** Control characters (NUL, CR, LF, …) have no business in an address or a display name. */
+const CONTROL = /\p{Cc}/u;
+
+export const emailSchema = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(EMAIL_MAX_LENGTH, `Email must be at most ${EMAIL_MAX_LENGTH} characters`)
+  .pipe(z.email('Enter a valid email address'));
+
+const nameSchema = z
+  .string()
+  .trim()
+  .refine((v) => !CONTROL.test(v), 'Name must not contain control characters')
+  .refine((v) => codePointLength(v) >= NAME_MIN_LENGTH, `Name must be at least ${NAME_MIN_LENGTH} characters`)
+  .refine((v) => codePointLength(v) <= NAME_MAX_LENGTH, `Name must be at most ${NAME_MAX_LENGTH} characters`);
+
+/** Length and strength rules live in the domain's password policy, not here. */
+const passwordSchema = z.string().min(1, 'Password is required');
+
+export const registerBody = z.object({ email: emailSchema, password: passwordSchema, name: nameSchema });
+export const loginBody = z.object({
+  // Login looks up, it does not validate: a malformed address is simply not found.
+  email: z.string().trim().toLowerCase().max(EMAIL_MAX_LENGTH),
+  password: passwordSchema,
+  rememberMe: z.boolean().default(false),
+});
+
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const result = schema.safeParse(body ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((issue) => ({
+    path: issue.path.map(String).join('.'),
+    message: issue.message,
+  }));
+  throw new LatchError('invalid_input', 'Invalid input', issues);
+}

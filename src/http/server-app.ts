@@ -1,0 +1,49 @@
+/**
+ * The standalone server's Express app: security headers, request logs, health endpoints and
+ * the auth API at `/api/auth`.
+ */
+import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import type { Latch } from '../latch.js';
+import { errorHandler, sendError } from './errors.js';
+
+export function createServerApp(latch: Latch): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', latch.config.trustProxy);
+  // HSTS and upgrade-insecure-requests only make sense once the site is served over HTTPS.
+  const https = latch.config.cookieSecure;
+  app.use(
+    helmet({
+      strictTransportSecurity: https,
+      contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
+    }),
+  );
+  app.use(
+    pinoHttp({
+      logger: latch.logger,
+      // Path only: query strings may one day carry one-time tokens.
+      serializers: {
+        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
+        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' },
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    const readiness = await latch.readiness();
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'unavailable', ...readiness.checks });
+  });
+
+  app.use('/api/auth', latch.router);
+  app.use((_req, res) => sendError(res, 'not_found', 'Not found'));
+  app.use(errorHandler(latch.logger));
+  return app;
+}

@@ -1,0 +1,27 @@
+/** The JSON shapes of API.md's `User` and `Session` objects. */
+import type { SessionRecord } from '../domain/session.js';
+import type { User } from '../domain/user.js';
+
+export function toPublicUser(user: User) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.name,
+    emailVerified: user.emailVerified,
+    createdAt: new Date(user.createdAt).toISOString(),
+  };
+}
+
+/** `id` is the public handle; the secret half of the cookie never leaves the store. */
+export function toPublicSession(session: SessionRecord, currentSessionId: string | undefined) {
+  return {
+    id: session.id,
+    current: session.id === currentSessionId,
+    createdAt: new Date(session.createdAt).toISOString(),
+    lastSeenAt: new Date(session.lastSeenAt).toISOString(),
+    expiresAt: new Date(session.expiresAt).toISOString(),
+    rememberMe: session.rememberMe,
+    ip: session.ip,
+    userAgent: session.userAgent,
+  };
+}

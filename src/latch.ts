@@ -1,0 +1,144 @@
+/**
+ * The composition root: builds every adapter from the configuration, wires the domain and the
+ * HTTP layer, and owns their lifecycle. Both the server (`main.ts`) and library users
+ * (`createLatch`) come through here; nothing else constructs an adapter.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { dictionary } from '@zxcvbn-ts/language-common';
+import type { Express, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { Argon2Hasher } from './adapters/argon2-hasher.js';
+import { connectRedis, type RedisConnection } from './adapters/redis/connection.js';
+import { RedisSessionStore } from './adapters/redis/session-store.js';
+import { openDatabase } from './adapters/sql/database.js';
+import { migrateToLatest } from './adapters/sql/migrations.js';
+import { SqlSessionStore } from './adapters/sql/session-store.js';
+import { SqlUserRepository } from './adapters/sql/user-repository.js';
+import { resolveConfig, type Config, type ConfigInput } from './config.js';
+import { AuthService } from './domain/auth-service.js';
+import { PasswordPolicy } from './domain/password-policy.js';
+import type { Clock, Random, SessionStore } from './domain/ports.js';
+import { SessionPolicy } from './domain/session.js';
+import { createApiApp } from './http/api-app.js';
+import { sessionCookie } from './http/cookies.js';
+import { sessionMiddleware } from './http/middleware/session.js';
+import { createLogger } from './logger.js';
+
+export interface LatchOptions extends ConfigInput {
+  logger?: Logger;
+  /** Replaceable for tests of expiry; defaults to the system clock. */
+  clock?: Clock;
+}
+
+export interface Readiness {
+  ready: boolean;
+  checks: { database: boolean; sessionStore: boolean };
+}
+
+export interface Latch {
+  config: Config;
+  /** The auth API; mount it at `/api/auth`. */
+  router: Express;
+  /** Answers 401 `unauthorized` unless the request carries a valid session; sets `req.latch`. */
+  requireAuth: RequestHandler;
+  /** Answers 400 `already_authenticated` when the request carries a valid session. */
+  requireGuest: RequestHandler;
+  /** Sets `req.latch` when the request carries a valid session; never refuses. */
+  loadSession: RequestHandler;
+  auth: AuthService;
+  logger: Logger;
+  readiness(): Promise<Readiness>;
+  close(): Promise<void>;
+}
+
+const systemClock: Clock = { now: () => Date.now() };
+const cryptoRandom: Random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
+const SWEEP_INTERVAL_MS = 10 * 60_000;
+
+export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
+  const { logger: givenLogger, clock = systemClock, ...input } = options;
+  const config = resolveConfig(input);
+  const logger = givenLogger ?? createLogger(config.logLevel);
+  const timeoutMs = config.dependencyTimeout;
+
+  const database = openDatabase(config.databaseUrl, {
+    timeoutMs,
+    onPoolError: (err) => logger.warn({ err }, 'database connection lost'),
+  });
+  let redis: RedisConnection | undefined;
+  try {
+    if (config.migrateOnStart) {
+      const applied = await migrateToLatest(database.db, database.dialect);
+      if (applied.length > 0) logger.info({ applied }, 'database migrated');
+    }
+    if (config.redisUrl) {
+      redis = await connectRedis(config.redisUrl, {
+        timeoutMs,
+        onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
+      });
+    }
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+
+  const users = new SqlUserRepository(database.db);
+  const sqlSessions = redis ? undefined : new SqlSessionStore(database.db);
+  const sessions: SessionStore = redis ? new RedisSessionStore(redis, clock, config.redisKeyPrefix) : sqlSessions!;
+  const auth = new AuthService({
+    users,
+    sessions,
+    hasher: new Argon2Hasher({
+      memoryCost: config.argon2MemoryCost,
+      timeCost: config.argon2TimeCost,
+      parallelism: config.argon2Parallelism,
+    }),
+    passwordPolicy: new PasswordPolicy(
+      { minLength: config.passwordMinLength, maxLength: config.passwordMaxLength },
+      dictionary['passwords-common'],
+    ),
+    sessionPolicy: new SessionPolicy({
+      idleTimeoutMs: config.sessionIdleTimeout,
+      absoluteTimeoutMs: config.sessionAbsoluteTimeout,
+      rememberMeTimeoutMs: config.rememberMeTimeout,
+      // Sliding renewal writes at most once a minute (sooner for very short idle timeouts).
+      touchIntervalMs: Math.min(60_000, Math.floor(config.sessionIdleTimeout / 10)),
+    }),
+    clock,
+    random: cryptoRandom,
+  });
+
+  const cookie = sessionCookie(config.cookieSecure);
+  const guards = sessionMiddleware(auth, cookie, clock);
+  const router = createApiApp({ config, auth, cookie, guards, clock, logger });
+
+  // SQL sessions need a sweep of expired rows; Redis expires its keys itself.
+  const sweep = sqlSessions
+    ? setInterval(() => {
+        sqlSessions.purgeExpired(clock.now()).catch((err) => logger.warn({ err }, 'session sweep failed'));
+      }, SWEEP_INTERVAL_MS).unref()
+    : undefined;
+
+  const probe = (check: () => Promise<void>) =>
+    check().then(
+      () => true,
+      () => false,
+    );
+
+  return {
+    config,
+    router,
+    ...guards,
+    auth,
+    logger,
+    async readiness() {
+      const [db, store] = await Promise.all([probe(() => users.ping()), probe(() => sessions.ping())]);
+      return { ready: db && store, checks: { database: db, sessionStore: store } };
+    },
+    async close() {
+      if (sweep) clearInterval(sweep);
+      await redis?.close();
+      await database.close();
+    },
+  };
+}

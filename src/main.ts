@@ -1,0 +1,47 @@
+/** The standalone server: configuration from the environment, listen, shut down gracefully. */
+import { once } from 'node:events';
+import { configFromEnv, ConfigError } from './config.js';
+import { createServerApp } from './http/server-app.js';
+import { createLatch } from './latch.js';
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function main(): Promise<void> {
+  const latch = await createLatch(configFromEnv(process.env));
+  const { config, logger } = latch;
+  const server = createServerApp(latch).listen(config.port, config.host);
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ url: `http://${config.host}:${port}`, store: config.redisUrl ? 'redis' : 'sql' }, 'latch listening');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    // Stop accepting; keep-alive connections that sit idle are closed now, busy ones after
+    // their response. A hung request cannot hold the process past the grace period.
+    server.close(async () => {
+      await latch.close();
+      logger.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => {
+      logger.warn('grace period over; closing remaining connections');
+      server.closeAllConnections();
+    }, SHUTDOWN_GRACE_MS).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+  } else {
+    process.stderr.write(`latch failed to start: ${(error as Error)?.message ?? String(error)}\n`);
+  }
+  process.exit(1);
+});
