@@ -1,0 +1,55 @@
+/**
+ * The deployments every HTTP suite runs against: the embedded default (SQLite, sessions in
+ * SQL), PostgreSQL with sessions in SQL, and PostgreSQL + Redis.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ConfigInput } from '../../src/config.js';
+import { createPostgresDatabase, hasPostgres, hasRedis, redisPrefix, REDIS_URL } from './services.js';
+
+export interface Backend {
+  name: string;
+  available: boolean;
+  /** Provisions isolated storage and returns the config for it, plus a cleanup. */
+  provision(): Promise<{ config: ConfigInput; cleanup(): Promise<void> }>;
+}
+
+export const sqlite: Backend = {
+  name: 'sqlite',
+  available: true,
+  async provision() {
+    const dir = mkdtempSync(join(tmpdir(), 'latch-test-'));
+    return {
+      config: { databaseUrl: `sqlite:${join(dir, 'latch.db')}` },
+      cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  },
+};
+
+export const postgres: Backend = {
+  name: 'postgres',
+  available: hasPostgres,
+  async provision() {
+    const database = await createPostgresDatabase();
+    return { config: { databaseUrl: database.url }, cleanup: () => database.drop() };
+  },
+};
+
+export const postgresRedis: Backend = {
+  name: 'postgres+redis',
+  available: hasPostgres && hasRedis,
+  async provision() {
+    const database = await createPostgresDatabase();
+    const keys = redisPrefix();
+    return {
+      config: { databaseUrl: database.url, redisUrl: REDIS_URL, redisKeyPrefix: keys.prefix },
+      cleanup: async () => {
+        await keys.cleanup();
+        await database.drop();
+      },
+    };
+  },
+};
+
+export const allBackends = [sqlite, postgres, postgresRedis];

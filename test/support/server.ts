@@ -1,0 +1,120 @@
+/**
+ * Starts the real server app on a loopback port and talks to it over HTTP, with a minimal
+ * cookie jar per simulated browser.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { createLatch, type Latch, type LatchOptions } from '../../src/latch.js';
+import { createServerApp } from '../../src/http/server-app.js';
+import type { Clock } from '../../src/domain/ports.js';
+
+export interface TestServer {
+  url: string;
+  latch: Latch;
+  /** Everything the server logged, as JSON lines. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startServer(options: LatchOptions): Promise<TestServer> {
+  const logs: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      logs.push(String(chunk));
+      done();
+    },
+  });
+  const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...options });
+  const server: Server = createServerApp(latch).listen(0, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    latch,
+    logs,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await latch.close();
+    },
+  };
+}
+
+/** A clock the test moves by hand. */
+export class ManualClock implements Clock {
+  constructor(private time = Date.now()) {}
+  now(): number {
+    return this.time;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: any;
+  text: string;
+}
+
+/** One browser: remembers the session cookie it is given, sends it back. */
+export class Client {
+  cookies = new Map<string, string>();
+
+  constructor(readonly baseUrl: string) {}
+
+  async request(method: string, path: string, options: { json?: unknown; body?: string; headers?: Record<string, string> } = {}): Promise<Reply> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.json !== undefined) headers['content-type'] ??= 'application/json';
+    const cookie = [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (cookie && headers.cookie === undefined) headers.cookie = cookie;
+    const response = await fetch(this.baseUrl + path, {
+      method,
+      headers,
+      body: options.json !== undefined ? JSON.stringify(options.json) : options.body,
+      redirect: 'manual',
+    });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = line.split(';');
+      const [name = '', value = ''] = pair.split('=');
+      const expired = attributes.some((a) => /expires=Thu, 01 Jan 1970/i.test(a));
+      if (expired || value === '') this.cookies.delete(name.trim());
+      else this.cookies.set(name.trim(), value.trim());
+    }
+    const text = await response.text();
+    let body: unknown = undefined;
+    try {
+      body = text ? JSON.parse(text) : undefined;
+    } catch {
+      body = undefined;
+    }
+    return { status: response.status, headers: response.headers, body, text };
+  }
+
+  get(path: string, headers?: Record<string, string>) {
+    return this.request('GET', path, { headers });
+  }
+  post(path: string, json?: unknown, headers?: Record<string, string>) {
+    return this.request('POST', path, { json, headers });
+  }
+}
+
+export const STRONG_PASSWORD = 'violet-harbor-lantern-42';
+
+let counter = 0;
+export function uniqueEmail(label = 'user'): string {
+  counter += 1;
+  return `${label}.${process.pid}.${Date.now()}.${counter}@example.test`;
+}
+
+/** Registers and returns a signed-in client. */
+export async function signedUp(baseUrl: string, overrides: { email?: string; name?: string } = {}) {
+  const client = new Client(baseUrl);
+  const email = overrides.email ?? uniqueEmail();
+  const res = await client.post('/api/auth/register', { email, password: STRONG_PASSWORD, name: overrides.name ?? 'Test User' });
+  if (res.status !== 201) throw new Error(`register failed: ${res.status} ${res.text}`);
+  return { client, email, user: res.body.user };
+}
