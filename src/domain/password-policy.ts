@@ -13,7 +13,7 @@ export interface PasswordContext {
   name: string;
 }
 
-export type PasswordRule = 'too_short' | 'too_long' | 'common' | 'repetitive' | 'personal';
+export type PasswordRule = 'too_short' | 'too_long' | 'common' | 'repetitive' | 'sequential' | 'personal';
 
 export type PasswordVerdict = { ok: true } | { ok: false; rule: PasswordRule; message: string };
 
@@ -30,6 +30,17 @@ export function codePointLength(value: string): number {
   let length = 0;
   for (const _ of value) length++;
   return length;
+}
+
+/** Runs people type when asked for something long: "1234567890…", "abcdef…", "qwerty…". */
+const SEQUENCES = ['0123456789', 'abcdefghijklmnopqrstuvwxyz', 'qwertyuiopasdfghjklzxcvbnm', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p'];
+
+function isSequence(lower: string): boolean {
+  return SEQUENCES.some((sequence) => {
+    const cycle = sequence.repeat(Math.ceil(lower.length / sequence.length) + 1);
+    const reversed = [...cycle].reverse().join('');
+    return cycle.includes(lower) || reversed.includes(lower);
+  });
 }
 
 /** The shortest unit that, repeated, makes up the whole value ("abcabcabc" → "abc"). */
@@ -69,6 +80,9 @@ export class PasswordPolicy {
     }
     if (codePointLength(unit) <= 3) {
       return refuse('repetitive', 'Password must not be a short sequence of characters repeated');
+    }
+    if (isSequence(lower)) {
+      return refuse('sequential', 'Password must not be a run of consecutive keys, letters or digits');
     }
     if (personalTerms(context).some((term) => lower.includes(term))) {
       return refuse('personal', 'Password must not contain your email address or name');

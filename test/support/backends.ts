@@ -5,7 +5,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe } from 'vitest';
 import type { ConfigInput } from '../../src/config.js';
+import type { LatchOptions } from '../../src/latch.js';
+import { startServer, type TestServer } from './server.js';
 import { createPostgresDatabase, hasPostgres, hasRedis, redisPrefix, REDIS_URL } from './services.js';
 
 export interface Backend {
@@ -53,3 +56,30 @@ export const postgresRedis: Backend = {
 };
 
 export const allBackends = [sqlite, postgres, postgresRedis];
+
+/**
+ * Runs a suite once per backend against a freshly provisioned, really started server.
+ * `options` may carry extra Latch options (a manual clock, short timeouts, …).
+ */
+export function describeOnBackends(
+  title: string,
+  suite: (env: { server(): TestServer }) => void,
+  options: { latch?: () => LatchOptions; backends?: Backend[] } = {},
+): void {
+  for (const backend of options.backends ?? allBackends) {
+    describe.skipIf(!backend.available)(`${title} [${backend.name}]`, () => {
+      let server: TestServer;
+      let cleanup: (() => Promise<void>) | undefined;
+      beforeAll(async () => {
+        const provisioned = await backend.provision();
+        cleanup = provisioned.cleanup;
+        server = await startServer({ ...provisioned.config, ...options.latch?.() });
+      });
+      afterAll(async () => {
+        await server?.close();
+        await cleanup?.();
+      });
+      suite({ server: () => server });
+    });
+  }
+}
