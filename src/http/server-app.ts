@@ -42,6 +42,10 @@ export function createServerApp(latch: Latch): Express {
     res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'unavailable', ...readiness.checks });
   });
 
+  app.use('/api', (_req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    next();
+  });
   app.use('/api/auth', latch.router);
   app.use((_req, res) => sendError(res, 'not_found', 'Not found'));
   app.use(errorHandler(latch.logger));
