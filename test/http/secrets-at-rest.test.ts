@@ -1,0 +1,56 @@
+/**
+ * What a stolen database or Redis dump gives an attacker: no session secret and no password,
+ * only SHA-256 digests of the secrets and argon2id hashes (README, "Security model").
+ */
+import Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { expect, it } from 'vitest';
+import { describeOnBackends } from '../support/backends.js';
+import { dumpRedis } from '../support/services.js';
+import { Client, signedUp, STRONG_PASSWORD } from '../support/server.js';
+
+/** Buffers reach a JSON replacer already as {type:'Buffer', data}; show them as hex. */
+function bytesAsHex(_key: string, value: unknown): unknown {
+  const v = value as { type?: string; data?: number[] } | null;
+  return v?.type === 'Buffer' && Array.isArray(v.data) ? Buffer.from(v.data).toString('hex') : value;
+}
+
+async function dumpSql(databaseUrl: string): Promise<string> {
+  const tables = ['users', 'sessions'];
+  if (databaseUrl.startsWith('sqlite:')) {
+    const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
+    const rows = tables.flatMap((t) => db.prepare(`select * from ${t}`).all());
+    db.close();
+    return JSON.stringify(rows, bytesAsHex);
+  }
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  let dump = '';
+  for (const t of tables) dump += JSON.stringify((await client.query(`select * from ${t}`)).rows, bytesAsHex);
+  await client.end();
+  return dump;
+}
+
+describeOnBackends('secrets at rest', ({ server }) => {
+  it('stores only a hash of the session secret and an argon2id hash of the password', async () => {
+    const { client, email } = await signedUp(server().url);
+    const login = new Client(server().url);
+    await login.post('/api/auth/login', { email, password: STRONG_PASSWORD, rememberMe: true });
+    const { config } = server().latch;
+
+    let dump = await dumpSql(config.databaseUrl);
+    if (config.redisUrl) dump += await dumpRedis(config.redisKeyPrefix, config.redisUrl);
+    expect(dump).toMatch(/\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    expect(dump).not.toContain(STRONG_PASSWORD);
+
+    for (const c of [client, login]) {
+      const [id, secret] = c.cookies.get('sid')!.split('.') as [string, string];
+      expect(dump).toContain(id); // the lookup half is stored, so the session can be found
+      const raw = Buffer.from(secret, 'base64url');
+      for (const form of [secret, raw.toString('hex'), raw.toString('base64')]) expect(dump).not.toContain(form);
+      const digest = createHash('sha256').update(secret).digest();
+      expect(dump.includes(digest.toString('hex')) || dump.includes(digest.toString('base64url'))).toBe(true);
+    }
+  });
+});
