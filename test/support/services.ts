@@ -7,8 +7,11 @@ import net from 'node:net';
 import pg from 'pg';
 import { createClient } from 'redis';
 
-export const POSTGRES_URL = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const env = process.env;
+/** Where the tests find the services: TEST_* first, then the server's own variables (as CI sets them). */
+export const POSTGRES_URL =
+  env.TEST_POSTGRES_URL ?? (env.DATABASE_URL?.startsWith('postgres') ? env.DATABASE_URL : 'postgres://postgres@127.0.0.1:5432/test');
+export const REDIS_URL = env.TEST_REDIS_URL ?? (env.REDIS_URL?.startsWith('redis://') ? env.REDIS_URL : 'redis://127.0.0.1:6379');
 const inCI = process.env.CI === 'true';
 
 function reachable(url: string): Promise<boolean> {

@@ -1,0 +1,454 @@
+// Throughput benchmark: GET /api/auth/me on the built Latch server (Redis session store,
+// PostgreSQL users) against a bare Express 5 app doing one Redis GET per request.
+// Target: Latch reaches at least 0.9x the bare app's requests per second.
+//
+//   npm run bench            (builds, then runs this file)
+//
+// Env (all optional):
+//   BENCH_DURATION     seconds per measurement              (default 10)
+//   BENCH_WARMUP       seconds of warm-up per target        (default 3)
+//   BENCH_CONNECTIONS  autocannon connections               (default 50)
+//   BENCH_USERS        users registered, one cookie each    (default 50)
+//   BENCH_PG_URL       admin connection used to create/drop the bench database
+//                      (default postgres://postgres@127.0.0.1:5432/test)
+//   BENCH_REDIS_URL    (default redis://127.0.0.1:6379)
+//   BENCH_NODE_ARGS    extra node flags for the Latch child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+//
+// Exit code: 0 when both servers ran and every request answered 2xx (whether or not the
+// target is met — this is a report); 1 when a server fails to start or requests fail.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { createClient } from 'redis';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+const seconds = (name, fallback) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(String(raw).replace(/s$/, ''));
+  if (!Number.isFinite(value) || value <= 0) throw new BenchError(`${name}: "${raw}" is not a number of seconds`);
+  return value;
+};
+const count = (name, fallback) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) throw new BenchError(`${name}: "${raw}" is not a positive integer`);
+  return value;
+};
+
+class BenchError extends Error {}
+
+const TARGET_RATIO = 0.9;
+const STARTUP_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const PASSWORD = 'violet-harbor-lantern-42';
+
+const runId = randomBytes(4).toString('hex');
+const dbName = `latch_bench_${runId}`;
+const redisPrefix = `latch-bench:${runId}:`;
+const bareKey = `${redisPrefix}bare:user`;
+
+/** Everything to undo, in reverse order, whatever happens. */
+const children = new Set();
+let adminPgUrl;
+let redisUrl;
+let dbCreated = false;
+let redisTouched = false;
+let cleaning;
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+function startChild(name, args, env) {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const state = { name, child, output: '', exited: false, exitCode: null, signal: null };
+  const keep = (chunk) => {
+    state.output = (state.output + chunk.toString()).slice(-16_384);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  state.exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      state.exited = true;
+      state.exitCode = code;
+      state.signal = signal;
+      children.delete(state);
+      resolve();
+    });
+  });
+  child.on('error', (err) => {
+    state.output += `\nspawn error: ${err.message}`;
+  });
+  children.add(state);
+  return state;
+}
+
+async function stopChild(state) {
+  if (state.exited) return;
+  state.child.kill('SIGTERM');
+  const timer = setTimeout(() => state.child.kill('SIGKILL'), STOP_TIMEOUT_MS);
+  await state.exitPromise;
+  clearTimeout(timer);
+}
+
+function childReport(state) {
+  const out = state.output.trim();
+  return out ? `\n--- ${state.name} output (tail) ---\n${out}\n---` : `\n(${state.name} printed nothing)`;
+}
+
+async function waitReady(state, url) {
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  let last = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (state.exited) {
+      throw new BenchError(
+        `${state.name} exited during startup (code ${state.exitCode}, signal ${state.signal})${childReport(state)}`,
+      );
+    }
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `HTTP ${res.status}`;
+    } catch (err) {
+      last = err.cause?.code ?? err.message;
+    }
+    await sleep(100);
+  }
+  throw new BenchError(`${state.name} not ready within ${STARTUP_TIMEOUT_MS} ms (${url}: ${last})${childReport(state)}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** CPU time (ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
+function cpuMsOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// ---------------------------------------------------------------------------------------------
+// Services: a fresh database and a unique Redis key prefix
+
+async function withPg(fn) {
+  const client = new pg.Client({ connectionString: adminPgUrl, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+async function withRedis(fn) {
+  const client = createClient({ url: redisUrl, socket: { connectTimeout: 5_000, reconnectStrategy: false } });
+  client.on('error', () => {}); // surfaced by the awaited command instead
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.destroy();
+  }
+}
+
+function databaseUrlFor(name) {
+  const url = new URL(adminPgUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function cleanup() {
+  cleaning ??= (async () => {
+    const problems = [];
+    await Promise.all([...children].map((c) => stopChild(c).catch(() => {})));
+    if (dbCreated) {
+      try {
+        await withPg((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
+        dbCreated = false;
+      } catch (err) {
+        problems.push(`could not drop database ${dbName}: ${err.message}`);
+      }
+    }
+    if (redisTouched) {
+      try {
+        await withRedis(async (client) => {
+          for await (const batch of client.scanIterator({ MATCH: `${redisPrefix}*`, COUNT: 1000 })) {
+            const keys = Array.isArray(batch) ? batch : [batch];
+            if (keys.length > 0) await client.del(keys);
+          }
+        });
+      } catch (err) {
+        problems.push(`could not delete Redis keys ${redisPrefix}*: ${err.message}`);
+      }
+    }
+    for (const p of problems) process.stderr.write(`bench cleanup: ${p}\n`);
+  })();
+  return cleaning;
+}
+
+// Last resort if the process goes down without cleanup having finished.
+process.on('exit', () => {
+  for (const c of children) c.child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    process.stderr.write(`\nbench: ${signal}, cleaning up...\n`);
+    cleanup().finally(() => process.exit(130));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load
+
+async function registerUsers(baseUrl, n) {
+  const cookies = [];
+  const register = async (i) => {
+    const res = await fetch(`${baseUrl}/api/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: `bench-${runId}-${i}@example.com`, password: PASSWORD, name: `Bench User ${i}` }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const body = await res.text();
+    if (res.status !== 201) throw new BenchError(`register user ${i}: HTTP ${res.status} ${body.slice(0, 300)}`);
+    const sid = res.headers
+      .getSetCookie()
+      .map((line) => /^sid=([^;]+)/.exec(line)?.[1])
+      .find(Boolean);
+    if (!sid) throw new BenchError(`register user ${i}: no sid cookie in ${JSON.stringify(res.headers.getSetCookie())}`);
+    return `sid=${sid}`;
+  };
+  // Argon2 hashing is CPU-bound: a small pool keeps both cores busy without piling up.
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      cookies[i] = await register(i);
+    }
+  };
+  await Promise.all(Array.from({ length: 2 }, worker));
+  return cookies;
+}
+
+async function checkCookies(baseUrl, cookies) {
+  for (const cookie of cookies) {
+    const res = await fetch(`${baseUrl}/api/auth/me`, { headers: { cookie }, signal: AbortSignal.timeout(5_000) });
+    const body = await res.text();
+    if (res.status !== 200) throw new BenchError(`GET /api/auth/me with a fresh cookie: HTTP ${res.status} ${body.slice(0, 300)}`);
+  }
+}
+
+function cannon(url, cookies, connections, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration,
+        timeout: 10,
+        // One prebuilt request per cookie; every connection cycles through them.
+        requests: cookies.map((cookie) => ({ method: 'GET', path: '/api/auth/me', headers: { cookie } })),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+async function measure(label, server, baseUrl, cookies, opts) {
+  process.stdout.write(`  ${label}: warm-up ${opts.warmup}s...`);
+  const warm = await cannon(baseUrl, cookies, opts.connections, opts.warmup);
+  if (warm.errors > 0 || warm.non2xx > 0 || warm.timeouts > 0) {
+    process.stdout.write('\n');
+    throw new BenchError(`${label} warm-up: ${warm.errors} errors, ${warm.timeouts} timeouts, ${warm.non2xx} non-2xx`);
+  }
+  process.stdout.write(` measuring ${opts.duration}s...`);
+  const cpuBefore = cpuMsOf(server.child.pid);
+  const r = await cannon(baseUrl, cookies, opts.connections, opts.duration);
+  const cpuAfter = cpuMsOf(server.child.pid);
+  process.stdout.write(` done\n`);
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  return {
+    label,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    // Server-side cost, independent of how much CPU the load generator took from it.
+    cpuUsPerReq: cpuMs === undefined || r.requests.total === 0 ? undefined : (cpuMs * 1000) / r.requests.total,
+    cpuCores: cpuMs === undefined ? undefined : cpuMs / (r.duration * 1000),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function table(rows, columns) {
+  const cells = rows.map((row) => columns.map((c) => String(c.get(row))));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i].length)));
+  const line = (values) => values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}
+
+async function main() {
+  const opts = {
+    duration: seconds('BENCH_DURATION', 10),
+    warmup: seconds('BENCH_WARMUP', 3),
+    connections: count('BENCH_CONNECTIONS', 50),
+    users: count('BENCH_USERS', 50),
+  };
+  adminPgUrl = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
+  redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+
+  const cpus = os.cpus();
+  console.log('Latch benchmark: GET /api/auth/me vs bare Express 5 + one Redis GET');
+  console.log(`  date        ${new Date().toISOString()}`);
+  console.log(`  node        ${process.version} (${process.platform}/${process.arch})`);
+  console.log(`  cores       ${os.availableParallelism?.() ?? cpus.length} (${cpus[0]?.model?.trim() ?? 'unknown'})`);
+  console.log(`  autocannon  ${require('autocannon/package.json').version}, ${opts.connections} connections, ` +
+    `${opts.warmup}s warm-up + ${opts.duration}s per target, ${opts.users} session cookies (load generator on the same machine)`);
+  console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
+  console.log('');
+
+  // Services
+  try {
+    await withPg((c) => c.query(`CREATE DATABASE "${dbName}"`));
+  } catch (err) {
+    throw new BenchError(`cannot create database ${dbName} via ${adminPgUrl}: ${err.message}`);
+  }
+  dbCreated = true;
+  redisTouched = true;
+  try {
+    const record = {
+      id: '0190c3a5-7b1e-7cc2-9a4e-1f2d3c4b5a69',
+      email: 'bare-user@example.com',
+      name: 'Bare User',
+      emailVerified: false,
+      createdAt: Date.now(),
+      padding: 'x'.repeat(150),
+    };
+    await withRedis((c) => c.set(bareKey, JSON.stringify(record)));
+  } catch (err) {
+    throw new BenchError(`cannot write to Redis at ${redisUrl}: ${err.message}`);
+  }
+
+  const results = [];
+
+  // Latch
+  {
+    const port = await freePort();
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+    const latch = startChild('latch (node dist/main.js)', [...nodeArgs, 'dist/main.js'], {
+      DATABASE_URL: databaseUrlFor(dbName),
+      REDIS_URL: redisUrl,
+      REDIS_KEY_PREFIX: redisPrefix,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      NODE_ENV: 'development',
+    });
+    console.log(`Starting Latch on ${baseUrl} ...`);
+    await waitReady(latch, `${baseUrl}/readyz`);
+    const t0 = Date.now();
+    const cookies = await registerUsers(baseUrl, opts.users);
+    await checkCookies(baseUrl, cookies);
+    console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s; each cookie answers 200 on /me`);
+    results.push(await measure('latch', latch, baseUrl, cookies, opts));
+    if (latch.exited) throw new BenchError(`Latch exited during the run${childReport(latch)}`);
+    await stopChild(latch);
+    if (latch.output.trim()) console.log(`  note: Latch printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+
+    // Bare app, same cookies (ignored) so the requests are byte-for-byte the same.
+    const barePort = await freePort();
+    const bareUrl = `http://127.0.0.1:${barePort}`;
+    const bare = startChild('bare app (bench/bare-app.mjs)', ['bench/bare-app.mjs'], {
+      PORT: String(barePort),
+      REDIS_URL: redisUrl,
+      BARE_KEY: bareKey,
+      NODE_ENV: 'development',
+    });
+    console.log(`Starting bare Express app on ${bareUrl} ...`);
+    await waitReady(bare, `${bareUrl}/readyz`);
+    results.push(await measure('bare express+redis', bare, bareUrl, cookies, opts));
+    if (bare.exited) throw new BenchError(`bare app exited during the run${childReport(bare)}`);
+    await stopChild(bare);
+  }
+
+  // Report
+  const fmt = (n, d = 2) => Number(n).toFixed(d);
+  console.log('');
+  console.log(
+    table(results, [
+      { title: 'target', get: (r) => r.label },
+      { title: 'req/s (avg)', get: (r) => fmt(r.rps, 0) },
+      { title: 'p50 ms', get: (r) => fmt(r.p50) },
+      { title: 'p99 ms', get: (r) => fmt(r.p99) },
+      { title: 'requests', get: (r) => r.total },
+      { title: 'non-2xx', get: (r) => r.non2xx },
+      { title: 'errors', get: (r) => r.errors },
+      { title: 'timeouts', get: (r) => r.timeouts },
+      { title: 'server CPU us/req', get: (r) => (r.cpuUsPerReq === undefined ? 'n/a' : fmt(r.cpuUsPerReq, 0)) },
+      { title: 'server cores busy', get: (r) => (r.cpuCores === undefined ? 'n/a' : fmt(r.cpuCores)) },
+    ]),
+  );
+  const [latchR, bareR] = results;
+  const ratio = latchR.rps / bareR.rps;
+  const met = ratio >= TARGET_RATIO;
+  console.log('');
+  console.log(`latch / bare = ${fmt(ratio)}x req/s   target >= ${TARGET_RATIO}x   ${met ? 'MET' : 'NOT MET'}`);
+  if (latchR.cpuUsPerReq !== undefined && bareR.cpuUsPerReq !== undefined) {
+    console.log(
+      `server CPU per request: latch ${fmt(latchR.cpuUsPerReq, 0)} us vs bare ${fmt(bareR.cpuUsPerReq, 0)} us ` +
+        `(bare/latch = ${fmt(bareR.cpuUsPerReq / latchR.cpuUsPerReq)}x; the load generator shares the ${os.availableParallelism?.() ?? os.cpus().length} cores)`,
+    );
+  }
+
+  const failed = results.filter((r) => r.non2xx > 0 || r.errors > 0 || r.timeouts > 0);
+  if (failed.length > 0) {
+    throw new BenchError(`requests failed: ${failed.map((r) => `${r.label} (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`).join('; ')}`);
+  }
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (err) {
+  exitCode = 1;
+  process.stderr.write(`\nbench failed: ${err instanceof BenchError ? err.message : err?.stack ?? String(err)}\n`);
+} finally {
+  await cleanup();
+}
+process.exit(exitCode);

@@ -1,0 +1,190 @@
+/**
+ * In-memory fakes of the domain ports, for fast domain tests. They keep the semantics of the
+ * SQL adapters (unique email, sessions joined to their user, expired records still found,
+ * touch never resurrects) and record the calls a test wants to count.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import type {
+  Clock,
+  CreateUserResult,
+  PasswordHasher,
+  Random,
+  SessionStore,
+  SessionWithUser,
+  UserRepository,
+  VerifyResult,
+} from '../../src/domain/ports.js';
+import type { SessionRecord } from '../../src/domain/session.js';
+import { publicUser, type User, type UserWithPassword } from '../../src/domain/user.js';
+
+/** A clock the test sets and moves by hand; starts at a fixed instant. */
+export class ManualClock implements Clock {
+  constructor(private time = Date.UTC(2025, 0, 1, 12, 0, 0)) {}
+  now(): number {
+    return this.time;
+  }
+  set(time: number): void {
+    this.time = time;
+  }
+  advance(ms: number): void {
+    this.time += ms;
+  }
+}
+
+/** Real CSPRNG: session secrets in tests are as random as in production. */
+export const cryptoRandom: Random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
+
+export class InMemoryUserRepository implements UserRepository {
+  private readonly byId = new Map<string, UserWithPassword>();
+
+  async create(user: UserWithPassword): Promise<CreateUserResult> {
+    // Like the SQL unique index: emails arrive normalized, uniqueness is on the stored value.
+    for (const existing of this.byId.values()) {
+      if (existing.email === user.email) return { ok: false, reason: 'email_taken' };
+    }
+    if (this.byId.has(user.id)) throw new Error(`duplicate user id ${user.id}`);
+    this.byId.set(user.id, { ...user });
+    return { ok: true, user: publicUser(user) };
+  }
+
+  async findByEmail(email: string): Promise<UserWithPassword | null> {
+    for (const user of this.byId.values()) if (user.email === email) return { ...user };
+    return null;
+  }
+
+  async findById(id: string): Promise<User | null> {
+    const user = this.byId.get(id);
+    return user ? publicUser(user) : null;
+  }
+
+  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+    const user = this.byId.get(userId);
+    if (user) user.passwordHash = passwordHash;
+  }
+
+  async ping(): Promise<void> {}
+
+  /** Test helper: the stored row, hash included. */
+  stored(userId: string): UserWithPassword | undefined {
+    const user = this.byId.get(userId);
+    return user ? { ...user } : undefined;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}
+
+type StoreMethod = 'insert' | 'find' | 'touch' | 'delete' | 'listByUser' | 'deleteByUser';
+
+/**
+ * Sessions as `SqlSessionStore` keeps them: `find` joins the current user (and answers null
+ * once the user is gone, as the inner join and the cascade do) and may return expired records;
+ * `touch` on a missing id is a no-op; `listByUser` hides expired ones, most recently used first.
+ */
+export class InMemorySessionStore implements SessionStore {
+  private readonly sessions = new Map<string, SessionRecord>();
+  private readonly insertedUsers = new Map<string, User>();
+  readonly calls: Record<StoreMethod, number> = { insert: 0, find: 0, touch: 0, delete: 0, listByUser: 0, deleteByUser: 0 };
+
+  /** With `users`, sessions resolve their user from it like the SQL join does. */
+  constructor(private readonly users?: UserRepository) {}
+
+  async insert(session: SessionRecord, user: User): Promise<void> {
+    this.calls.insert++;
+    if (this.sessions.has(session.id)) throw new Error(`duplicate session id ${session.id}`);
+    if (this.users && !(await this.users.findById(session.userId))) throw new Error('foreign key: no such user');
+    this.sessions.set(session.id, copy(session));
+    this.insertedUsers.set(user.id, publicUser(user));
+  }
+
+  async find(sessionId: string): Promise<SessionWithUser | null> {
+    this.calls.find++;
+    const session = this.sessions.get(sessionId);
+    if (!session) return null;
+    const user = this.users ? await this.users.findById(session.userId) : this.insertedUsers.get(session.userId);
+    if (!user) return null;
+    return { session: copy(session), user: publicUser(user) };
+  }
+
+  async touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
+    this.calls.touch++;
+    const session = this.sessions.get(sessionId);
+    if (session) this.sessions.set(sessionId, { ...session, lastSeenAt, expiresAt });
+  }
+
+  async delete(sessionId: string): Promise<boolean> {
+    this.calls.delete++;
+    return this.sessions.delete(sessionId);
+  }
+
+  async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
+    this.calls.listByUser++;
+    return [...this.sessions.values()]
+      .filter((s) => s.userId === userId && s.expiresAt > now)
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
+      .map(copy);
+  }
+
+  async deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
+    this.calls.deleteByUser++;
+    let count = 0;
+    for (const [id, s] of this.sessions) {
+      if (s.userId === userId && id !== keepSessionId) {
+        this.sessions.delete(id);
+        count++;
+      }
+    }
+    return count;
+  }
+
+  async ping(): Promise<void> {}
+
+  /** Test helper: the stored record without counting a `find`. */
+  peek(sessionId: string): SessionRecord | undefined {
+    const session = this.sessions.get(sessionId);
+    return session ? copy(session) : undefined;
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+}
+
+function copy(session: SessionRecord): SessionRecord {
+  return { ...session, secretHash: Buffer.from(session.secretHash) };
+}
+
+export interface HasherCall {
+  method: 'hash' | 'verify' | 'verifyDummy';
+  password: string;
+}
+
+/**
+ * A fast, reversible stand-in for argon2: `fake$<version>$<base64url(password)>`. Raising
+ * `version` makes older hashes report `needsRehash`, like raised argon2 parameters.
+ */
+export class FakePasswordHasher implements PasswordHasher {
+  readonly calls: HasherCall[] = [];
+  version = 1;
+
+  async hash(password: string): Promise<string> {
+    this.calls.push({ method: 'hash', password });
+    return `fake$${this.version}$${Buffer.from(password, 'utf8').toString('base64url')}`;
+  }
+
+  async verify(hash: string, password: string): Promise<VerifyResult> {
+    this.calls.push({ method: 'verify', password });
+    const match = /^fake\$(\d+)\$([A-Za-z0-9_-]*)$/.exec(hash);
+    if (!match || Buffer.from(match[2]!, 'base64url').toString('utf8') !== password) return { ok: false };
+    return { ok: true, needsRehash: Number(match[1]) !== this.version };
+  }
+
+  async verifyDummy(password: string): Promise<void> {
+    this.calls.push({ method: 'verifyDummy', password });
+  }
+
+  count(method: HasherCall['method']): number {
+    return this.calls.filter((c) => c.method === method).length;
+  }
+}
