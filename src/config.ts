@@ -14,35 +14,46 @@ export function parseDuration(value: string): number | null {
   return Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
 }
 
-const duration = z.union([
-  z.number().int().positive(),
-  z.string().transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === null || ms <= 0) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 30s, 15m, 24h or 7d` });
-      return z.NEVER;
-    }
-    return ms;
-  }),
-]);
-const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+// Unions drop a member's custom issues in zod 4, so each accepts both shapes first and
+// explains a bad string in one transform after.
+const duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === null || !Number.isInteger(ms) || ms <= 0) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration like 30s, 15m, 24h or 7d` });
+    return z.NEVER;
+  }
+  return ms;
+});
+/** Whole numbers only: no "0x10", "1e3" or " 5 " slipping through Number(). */
+const integer = (min: number, max: number) =>
+  z
+    .union([z.number(), z.string().regex(/^\d+$/, 'must be a whole number').transform(Number)])
+    .pipe(z.number().int().min(min).max(max));
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
-const origin = z.string().transform((value, ctx) => {
+function toOrigin(value: string): string | null {
   try {
     const url = new URL(value);
-    if ((url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value.replace(/\/$/, '')) {
-      return url.origin;
-    }
+    const isHttp = url.protocol === 'http:' || url.protocol === 'https:';
+    return isHttp && url.origin === value.replace(/\/$/, '') ? url.origin : null;
   } catch {
-    // reported below
+    return null;
   }
-  ctx.addIssue({ code: 'custom', message: `"${value}" is not an origin like https://app.example.com` });
-  return z.NEVER;
+}
+const notAnOrigin = (value: string) => `"${value}" is not an origin like https://app.example.com`;
+const origin = z.string().transform((value, ctx) => {
+  const parsed = toOrigin(value);
+  if (parsed === null) {
+    ctx.addIssue({ code: 'custom', message: notAnOrigin(value) });
+    return z.NEVER;
+  }
+  return parsed;
 });
-const origins = z.union([
-  z.array(origin),
-  z.string().transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)).pipe(z.array(origin)),
-]);
+const origins = z.union([z.array(z.string()), z.string()]).transform((value, ctx) => {
+  const list = Array.isArray(value) ? value : value.split(',').map((s) => s.trim()).filter(Boolean);
+  const parsed = list.map((item) => [item, toOrigin(item)] as const);
+  for (const [item, result] of parsed) if (result === null) ctx.addIssue({ code: 'custom', message: notAnOrigin(item) });
+  return parsed.map(([, result]) => result ?? '');
+});
 /** Express's `trust proxy`: false, a hop count, or a comma-separated list of addresses/subnets. */
 const trustProxy = z.union([
   z.boolean(),
@@ -136,9 +147,6 @@ export function resolveConfig(input: ConfigInput): Config {
 
 function consistencyProblems(c: Omit<Config, never>): string[] {
   const problems: string[] = [];
-  if (c.passwordMaxLength < c.passwordMinLength) {
-    problems.push('PASSWORD_MAX_LENGTH: must not be below PASSWORD_MIN_LENGTH');
-  }
   if (c.sessionIdleTimeout > c.sessionAbsoluteTimeout) {
     problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
   }
@@ -152,8 +160,11 @@ function productionProblems(c: Omit<Config, never>): string[] {
   if (!c.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: must be https:// in production (links in mails carry tokens)');
   const plain = c.trustedOrigins.filter((o) => !o.startsWith('https://'));
   if (plain.length > 0) problems.push(`TRUSTED_ORIGINS: must all be https:// in production (${plain.join(', ')})`);
-  if (c.trustProxy === true) {
-    problems.push('TRUST_PROXY: "true" trusts every X-Forwarded-For hop, so any client picks its own IP; give a hop count or subnets');
+  const trustsEveryone =
+    c.trustProxy === true ||
+    (typeof c.trustProxy === 'string' && c.trustProxy.split(',').some((part) => ['0.0.0.0/0', '::/0'].includes(part.trim())));
+  if (trustsEveryone) {
+    problems.push('TRUST_PROXY: trusting every address lets any client pick its own IP via X-Forwarded-For; give a hop count or the proxies\' subnets');
   }
   return problems;
 }

@@ -136,7 +136,7 @@ export class AuthService {
       expiresAt: sessionPolicy.expiresAt(base, now),
       authenticatedAt: now,
       ip: client.ip,
-      userAgent: client.userAgent.slice(0, USER_AGENT_MAX_LENGTH),
+      userAgent: [...client.userAgent].slice(0, USER_AGENT_MAX_LENGTH).join(''), // whole code points
     };
     await sessions.insert(session, user);
     return { user, session, token: credentials.token };

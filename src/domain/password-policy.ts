@@ -93,9 +93,10 @@ export class PasswordPolicy {
 
 /** Parts of the account a guesser would try first. Very short parts are too common to refuse. */
 function personalTerms({ email, name }: PasswordContext): string[] {
-  const normalizedEmail = email.trim().toLowerCase();
+  // Same normalization as the password, so a full-width name cannot hide inside one.
+  const normalizedEmail = email.normalize('NFKC').trim().toLowerCase();
   const localPart = normalizedEmail.split('@')[0] ?? '';
-  const fullName = name.trim().toLowerCase().replace(/\s+/g, ' ');
+  const fullName = name.normalize('NFKC').trim().toLowerCase().replace(/\s+/g, ' ');
   const terms = [normalizedEmail, localPart, fullName, fullName.replace(/ /g, '')];
   return terms.filter((term) => codePointLength(term) >= 3);
 }

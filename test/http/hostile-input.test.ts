@@ -39,11 +39,11 @@ describeOnBackends(
       const response = await fetch(`${url()}/api/auth/register`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: chunks as unknown as BodyInit,
+        body: chunks as unknown as ReadableStream,
         duplex: 'half',
       } as RequestInit);
       expect(response.status).toBe(413);
-      expect((await response.json()).code).toBe('payload_too_large');
+      expect(((await response.json()) as { code: string }).code).toBe('payload_too_large');
     });
 
     it('a body of exactly 10,240 bytes is parsed (the limit is inclusive)', async () => {
