@@ -27,7 +27,11 @@ async function main(): Promise<void> {
       logger.info('stopped');
       process.exit(0);
     });
+    // Answers from now on close their connection, and keep-alive connections are closed as
+    // soon as they go idle, so the process exits right after the last in-flight response.
+    server.on('request', (_req, res) => res.setHeader('Connection', 'close'));
     server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 100).unref();
     setTimeout(() => {
       logger.warn('grace period over; closing remaining connections');
       server.closeAllConnections();

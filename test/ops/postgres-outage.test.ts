@@ -10,6 +10,7 @@ import { createPostgresDatabase, hasPostgres, POSTGRES_URL } from '../support/se
 import { Client, signedUp, startServer, STRONG_PASSWORD, type TestServer } from '../support/server.js';
 import { startTcpProxy, throughProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { expectUnavailable, timed, unhandledErrors, until } from './helpers.js';
+import { ensureBuilt, spawnLatch, type LatchProcess } from './latch-process.js';
 
 /** The dependency timeout is 2 s; the answer must follow it closely. */
 const FAST_MS = 2_500;
@@ -18,8 +19,12 @@ describe.skipIf(!hasPostgres)('PostgreSQL outage (through a TCP proxy, sessions 
   let database: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
   let proxy: TcpProxy | undefined;
   let server: TestServer | undefined;
+  // A driver error nobody listens to is an uncaught exception: in the real server, a crash.
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
 
   beforeAll(async () => {
+    process.on('uncaughtException', onUncaught);
     database = await createPostgresDatabase();
     const target = new URL(POSTGRES_URL);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
@@ -27,6 +32,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL outage (through a TCP proxy, sessions 
   });
 
   afterAll(async () => {
+    process.off('uncaughtException', onUncaught);
     try {
       proxy?.unstall();
       await server?.close();
@@ -37,6 +43,7 @@ describe.skipIf(!hasPostgres)('PostgreSQL outage (through a TCP proxy, sessions 
   });
 
   it('answers 503 quickly while the database is cut off and recovers when it is reachable again', async () => {
+    uncaught.length = 0;
     const { client, email } = await signedUp(server!.url);
     expect((await client.get('/api/auth/me')).status).toBe(200);
     expect(proxy!.connections).toBeGreaterThan(0);
@@ -77,9 +84,11 @@ describe.skipIf(!hasPostgres)('PostgreSQL outage (through a TCP proxy, sessions 
     expect(meAgain.status, meAgain.text).toBe(200);
     console.info(`[postgres restored] /readyz 200 after ${recovered.ms} ms`);
     expect(unhandledErrors(server!.logs)).toEqual([]);
+    expect(uncaught.map(String), 'uncaught exceptions (each one would crash node dist/main.js)').toEqual([]);
   });
 
   it('answers 503 within the deadline while the database hangs (traffic stalled) and recovers afterwards', async () => {
+    uncaught.length = 0;
     const { client, email } = await signedUp(server!.url);
     expect((await client.get('/api/auth/me')).status).toBe(200);
 
@@ -114,5 +123,59 @@ describe.skipIf(!hasPostgres)('PostgreSQL outage (through a TCP proxy, sessions 
     expect((await fresh.get('/api/auth/me')).status).toBe(200);
     console.info(`[postgres unstalled] /readyz 200 after ${recovered.ms} ms, /me 200 after ${back.ms} ms`);
     expect(unhandledErrors(server!.logs)).toEqual([]);
+    expect(uncaught.map(String), 'uncaught exceptions (each one would crash node dist/main.js)').toEqual([]);
+  });
+});
+
+describe.skipIf(!hasPostgres)('PostgreSQL outage under load, real process (node dist/main.js)', () => {
+  let database: Awaited<ReturnType<typeof createPostgresDatabase>> | undefined;
+  let proxy: TcpProxy | undefined;
+  let latch: LatchProcess | undefined;
+
+  beforeAll(async () => {
+    await ensureBuilt();
+    database = await createPostgresDatabase();
+    const target = new URL(POSTGRES_URL);
+    proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    latch = await spawnLatch({ DATABASE_URL: throughProxy(database.url, proxy) });
+  }, 180_000);
+
+  afterAll(async () => {
+    try {
+      await latch?.kill();
+      await proxy?.close();
+    } finally {
+      await database?.drop();
+    }
+  });
+
+  it('survives the database connection dropping while requests are in flight (no crash, 503s, recovery)', async () => {
+    const { client } = await signedUp(latch!.url);
+    const rounds = 6;
+    for (let round = 1; round <= rounds; round++) {
+      // Requests in flight, several pooled connections busy or just released...
+      const burst = Promise.all(
+        Array.from({ length: 12 }, () => client.get('/api/auth/me').catch((error: unknown) => ({ status: -1, text: String(error) }))),
+      );
+      await new Promise((resolve) => setTimeout(resolve, round)); // a slightly different moment each round
+      // ...and the database goes away under them.
+      await proxy!.cut();
+      const replies = await burst;
+      await new Promise((resolve) => setTimeout(resolve, 50)); // let a crash, if any, complete
+      expect(latch!.child.exitCode, `round ${round}: the process died; stderr:\n${latch!.stderr.slice(-1500)}`).toBeNull();
+      for (const reply of replies) {
+        expect([200, 503], `round ${round}: ${reply.status} ${reply.text}`).toContain(reply.status);
+      }
+      const during = await client.get('/api/auth/me').catch((error: unknown) => ({ status: -1, text: String(error), body: undefined }));
+      expect(latch!.child.exitCode, `round ${round}: the process died; stderr:\n${latch!.stderr.slice(-1500)}`).toBeNull();
+      expect(during.status, `round ${round}: ${during.text}`).toBe(503);
+
+      await proxy!.restore();
+      await until(`round ${round}: /me after the database is back`, () => client.get('/api/auth/me'), (r) => r.status === 200, {
+        timeoutMs: 10_000,
+      });
+    }
+    expect(latch!.child.exitCode).toBeNull();
+    expect(latch!.stderr).toBe('');
   });
 });

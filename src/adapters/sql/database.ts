@@ -58,6 +58,10 @@ function openPostgres(url: string, options: SqlOptions): SqlDatabase {
     },
   });
   pool.on('error', (error) => options.onPoolError?.(error));
+  // pg emits 'error' on a checked-out client whose connection drops; unheard, that would
+  // crash the process. The query in flight already receives the error (-> 503) and the
+  // pool discards the client, so listening is all that is needed.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return wrap(db, 'postgres');
 }
