@@ -8,6 +8,9 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import type { Express, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { Argon2Hasher } from './adapters/argon2-hasher.js';
+import { AccountService } from './domain/account-service.js';
+import { Credentials } from './domain/credentials.js';
+import { SessionIssuer } from './domain/session-issuer.js';
 import { connectRedis, type RedisConnection } from './adapters/redis/connection.js';
 import { RedisSessionStore } from './adapters/redis/session-store.js';
 import { openDatabase } from './adapters/sql/database.js';
@@ -85,32 +88,46 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const users = new SqlUserRepository(database.db);
   const sqlSessions = redis ? undefined : new SqlSessionStore(database.db);
   const sessions: SessionStore = redis ? new RedisSessionStore(redis, clock, config.redisKeyPrefix) : sqlSessions!;
-  const auth = new AuthService({
+  const credentials = new Credentials(
     users,
-    sessions,
-    hasher: new Argon2Hasher({
+    new Argon2Hasher({
       memoryCost: config.argon2MemoryCost,
       timeCost: config.argon2TimeCost,
       parallelism: config.argon2Parallelism,
     }),
-    passwordPolicy: new PasswordPolicy(
-      { minLength: config.passwordMinLength, maxLength: config.passwordMaxLength },
-      dictionary['passwords-common'],
-    ),
-    sessionPolicy: new SessionPolicy({
-      idleTimeoutMs: config.sessionIdleTimeout,
-      absoluteTimeoutMs: config.sessionAbsoluteTimeout,
-      rememberMeTimeoutMs: config.rememberMeTimeout,
-      // Sliding renewal writes at most once a minute (sooner for very short idle timeouts).
-      touchIntervalMs: Math.min(60_000, Math.floor(config.sessionIdleTimeout / 10)),
-    }),
+  );
+  const passwordPolicy = new PasswordPolicy(
+    { minLength: config.passwordMinLength, maxLength: config.passwordMaxLength },
+    dictionary['passwords-common'],
+  );
+  const sessionPolicy = new SessionPolicy({
+    idleTimeoutMs: config.sessionIdleTimeout,
+    absoluteTimeoutMs: config.sessionAbsoluteTimeout,
+    rememberMeTimeoutMs: config.rememberMeTimeout,
+    // Sliding renewal writes at most once a minute (sooner for very short idle timeouts).
+    touchIntervalMs: Math.min(60_000, Math.floor(config.sessionIdleTimeout / 10)),
+  });
+  const issuer = new SessionIssuer({
+    sessions,
+    sessionPolicy,
     clock,
     random: cryptoRandom,
+    maxSessionsPerUser: config.maxSessionsPerUser,
+  });
+  const auth = new AuthService({ users, sessions, credentials, issuer, passwordPolicy, sessionPolicy, clock, random: cryptoRandom });
+  const account = new AccountService({
+    users,
+    sessions,
+    credentials,
+    issuer,
+    passwordPolicy,
+    clock,
+    reauthWindowMs: config.reauthWindow,
   });
 
   const cookie = sessionCookie(config.cookieSecure);
   const guards = sessionMiddleware(auth, cookie, clock);
-  const router = createApiApp({ config, auth, cookie, guards, clock, logger });
+  const router = createApiApp({ config, auth, account, cookie, guards, clock, logger });
 
   // SQL sessions need a sweep of expired rows; Redis expires its keys itself.
   const sweep = sqlSessions

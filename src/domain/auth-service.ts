@@ -1,26 +1,18 @@
 /**
- * The authentication flows. Knows nothing of HTTP, SQL or Redis: it speaks through the ports
- * and answers with values or with a `LatchError` carrying a code from the catalogue.
+ * Signing in and out: register, login, resolving a cookie to its session, logout. Knows
+ * nothing of HTTP, SQL or Redis: it speaks through the ports and answers with values or with
+ * a `LatchError` carrying a code from the catalogue.
  */
+import type { Credentials } from './credentials.js';
 import { LatchError } from './errors.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
-import type { Clock, PasswordHasher, Random, SessionStore, UserRepository } from './ports.js';
-import { type SessionPolicy, type SessionRecord } from './session.js';
-import { newSessionCredentials, parseToken, secretMatches } from './session-token.js';
+import type { Clock, Random, SessionStore, UserRepository } from './ports.js';
+import type { SessionPolicy, SessionRecord } from './session.js';
+import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import { parseToken, secretMatches } from './session-token.js';
 import { normalizeEmail, normalizeName, publicUser, type User } from './user.js';
 
-/** Where a request came from, recorded on the session for the owner to see. */
-export interface ClientInfo {
-  ip: string;
-  userAgent: string;
-}
-
-export interface IssuedSession {
-  user: User;
-  session: SessionRecord;
-  /** The cookie value. Only ever handed to the client, never stored or logged. */
-  token: string;
-}
+export type { ClientInfo, IssuedSession } from './session-issuer.js';
 
 export interface Authenticated {
   user: User;
@@ -32,14 +24,13 @@ export interface Authenticated {
 export interface AuthServiceDeps {
   users: UserRepository;
   sessions: SessionStore;
-  hasher: PasswordHasher;
+  credentials: Credentials;
+  issuer: SessionIssuer;
   passwordPolicy: PasswordPolicy;
   sessionPolicy: SessionPolicy;
   clock: Clock;
   random: Random;
 }
-
-const USER_AGENT_MAX_LENGTH = 512;
 
 export class AuthService {
   constructor(private readonly deps: AuthServiceDeps) {}
@@ -48,46 +39,39 @@ export class AuthService {
     input: { email: string; password: string; name: string },
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const { users, hasher, passwordPolicy, clock, random } = this.deps;
+    const { users, credentials, passwordPolicy, clock, random, issuer } = this.deps;
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
     const password = normalizePassword(input.password);
     const verdict = passwordPolicy.check(password, { email, name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
-    const passwordHash = await hasher.hash(password);
     const created = await users.create({
       id: random.uuid(),
       email,
       name,
       emailVerified: false,
       createdAt: clock.now(),
-      passwordHash,
+      passwordHash: await credentials.hash(password),
     });
     if (!created.ok) throw new LatchError('email_taken', 'An account with this email already exists');
-    return this.startSession(created.user, { rememberMe: false }, client);
+    return issuer.issue(created.user, { rememberMe: false }, client);
   }
 
   async login(
     input: { email: string; password: string; rememberMe: boolean },
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const { users, hasher } = this.deps;
-    const password = normalizePassword(input.password);
+    const { users, credentials, issuer } = this.deps;
     const account = await users.findByEmail(normalizeEmail(input.email));
     if (!account) {
       // Same work, same answer as a wrong password: the response must not reveal whether
       // the email is registered (DESIGN.md, "Passwords and accounts").
-      await hasher.verifyDummy(password);
+      await credentials.burn(input.password);
       throw invalidCredentials();
     }
-    const verdict = await hasher.verify(account.passwordHash, password);
-    if (!verdict.ok) throw invalidCredentials();
-    if (verdict.needsRehash) {
-      // Parameters were raised since this hash was made; the plaintext is at hand only now.
-      await users.updatePasswordHash(account.id, await hasher.hash(password));
-    }
-    return this.startSession(publicUser(account), { rememberMe: input.rememberMe }, client);
+    if (!(await credentials.verify(account, input.password))) throw invalidCredentials();
+    return issuer.issue(publicUser(account), { rememberMe: input.rememberMe }, client);
   }
 
   /**
@@ -116,33 +100,8 @@ export class AuthService {
   async logout(sessionId: string): Promise<void> {
     await this.deps.sessions.delete(sessionId);
   }
-
-  /** Every login and registration issues a brand-new session: a planted id is never adopted. */
-  private async startSession(
-    user: User,
-    options: { rememberMe: boolean },
-    client: ClientInfo,
-  ): Promise<IssuedSession> {
-    const { sessions, sessionPolicy, clock, random } = this.deps;
-    const now = clock.now();
-    const credentials = newSessionCredentials(random, user.id);
-    const base = { createdAt: now, rememberMe: options.rememberMe };
-    const session: SessionRecord = {
-      id: credentials.id,
-      userId: user.id,
-      secretHash: credentials.secretHash,
-      ...base,
-      lastSeenAt: now,
-      expiresAt: sessionPolicy.expiresAt(base, now),
-      authenticatedAt: now,
-      ip: client.ip,
-      userAgent: [...client.userAgent].slice(0, USER_AGENT_MAX_LENGTH).join(''), // whole code points
-    };
-    await sessions.insert(session, user);
-    return { user, session, token: credentials.token };
-  }
 }
 
-function invalidCredentials(): LatchError {
+export function invalidCredentials(): LatchError {
   return new LatchError('invalid_credentials', 'Invalid email or password');
 }

@@ -11,6 +11,7 @@ export const errorCodes = [
   'email_taken',
   'not_found',
   'csrf',
+  'reauth_required',
   'unsupported_media_type',
   'payload_too_large',
   'rate_limited',

@@ -21,8 +21,10 @@ export type CreateUserResult = { ok: true; user: User } | { ok: false; reason: '
 export interface UserRepository {
   create(user: UserWithPassword): Promise<CreateUserResult>;
   findByEmail(email: string): Promise<UserWithPassword | null>;
-  findById(id: string): Promise<User | null>;
+  findById(id: string): Promise<UserWithPassword | null>;
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /** Removes the account and every record that belongs to it. Returns whether it existed. */
+  delete(userId: string): Promise<boolean>;
   ping(): Promise<void>;
 }
 
@@ -33,12 +35,18 @@ export interface SessionWithUser {
 }
 
 export interface SessionStore {
-  /** Stores a new session; `user` lets stores that cannot join (Redis) answer `find` in one read. */
-  insert(session: SessionRecord, user: User): Promise<void>;
+  /**
+   * Stores a new session; `user` lets stores that cannot join (Redis) answer `find` in one
+   * read. When the user then has more than `keepAtMost` live sessions, the least recently
+   * used ones end (MAX_SESSIONS_PER_USER), atomically with the insert where the backend can.
+   */
+  insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void>;
   /** The session and its user, or null when there is none (expired records may be returned). */
   find(sessionId: string): Promise<SessionWithUser | null>;
   /** Records use: the new last-seen time and the new expiry. No-op when the session is gone. */
   touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  /** The session proved the password again (login, re-authentication) at `at`. */
+  recordReauthentication(sessionId: string, at: number): Promise<void>;
   /** Ends one session. Returns whether it existed. */
   delete(sessionId: string): Promise<boolean>;
   /** The user's live (unexpired) sessions, most recently used first. */

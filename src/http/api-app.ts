@@ -7,6 +7,7 @@ import cors from 'cors';
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
+import type { AccountService } from '../domain/account-service.js';
 import type { AuthService } from '../domain/auth-service.js';
 import type { Clock } from '../domain/ports.js';
 import type { SessionCookie } from './cookies.js';
@@ -14,11 +15,13 @@ import { errorHandler, sendError } from './errors.js';
 import { crossSiteProtection } from './middleware/cross-site.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { SessionMiddleware } from './middleware/session.js';
+import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
 
 export interface ApiAppDeps {
   config: Config;
   auth: AuthService;
+  account: AccountService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
   clock: Clock;
@@ -42,6 +45,7 @@ export function createApiApp(deps: ApiAppDeps): Express {
   app.use(crossSiteProtection({ publicOrigin: config.publicUrl, trustedOrigins: config.trustedOrigins }));
   app.use(jsonBody());
   app.use(authRoutes(deps));
+  app.use(accountRoutes(deps));
   app.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   app.use(errorHandler(deps.logger));
   return app;

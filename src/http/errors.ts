@@ -13,6 +13,7 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   unauthorized: 401,
   csrf: 403,
+  reauth_required: 403,
   not_found: 404,
   email_taken: 409,
   payload_too_large: 413,

@@ -35,6 +35,9 @@ export const loginBody = z.object({
   rememberMe: z.boolean().default(false),
 });
 
+export const passwordProofBody = z.object({ password: passwordSchema });
+export const changePasswordBody = z.object({ currentPassword: passwordSchema, newPassword: passwordSchema });
+
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;

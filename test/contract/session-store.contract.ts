@@ -16,6 +16,7 @@ export interface StoreFixture {
   close(): Promise<void>;
 }
 
+const LIMITS = { keepAtMost: 50 };
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
 export function sessionStoreContract(name: string, available: boolean, setup: () => Promise<StoreFixture>): void {
@@ -62,7 +63,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
     it('finds an inserted session with its user, field for field', async () => {
       const user = await newUser();
       const session = newSession(user, { rememberMe: true });
-      await store.insert(session, user);
+      await store.insert(session, user, LIMITS);
       const found = await store.find(session.id);
       expect(found).not.toBeNull();
       expect(found!.session).toEqual(session);
@@ -77,7 +78,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
     it('touch moves lastSeenAt and expiresAt, and never resurrects a deleted session', async () => {
       const user = await newUser();
       const session = newSession(user);
-      await store.insert(session, user);
+      await store.insert(session, user, LIMITS);
       await store.touch(session.id, session.lastSeenAt + 5_000, session.expiresAt + 5_000);
       const found = await store.find(session.id);
       expect(found!.session.lastSeenAt).toBe(session.lastSeenAt + 5_000);
@@ -92,8 +93,8 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       const user = await newUser();
       const a = newSession(user);
       const b = newSession(user);
-      await store.insert(a, user);
-      await store.insert(b, user);
+      await store.insert(a, user, LIMITS);
+      await store.insert(b, user, LIMITS);
       expect(await store.delete(a.id)).toBe(true);
       expect(await store.delete(a.id)).toBe(false);
       expect(await store.find(a.id)).toBeNull();
@@ -108,10 +109,10 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       const older = newSession(user, { lastSeenAt: now - 60_000 });
       const newer = newSession(user, { lastSeenAt: now - 1_000 });
       const expiring = newSession(user, { expiresAt: now + 300 });
-      await store.insert(older, user);
-      await store.insert(newer, user);
-      await store.insert(expiring, user);
-      await store.insert(newSession(other), other);
+      await store.insert(older, user, LIMITS);
+      await store.insert(newer, user, LIMITS);
+      await store.insert(expiring, user, LIMITS);
+      await store.insert(newSession(other), other, LIMITS);
 
       expect((await store.listByUser(user.id, now)).map((s) => s.id)).toEqual(sortByLastSeen([older, newer, expiring]));
       // Once past its expiry a session is neither listed nor found.
@@ -126,8 +127,8 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       const keep = newSession(user);
       const doomed = [newSession(user), newSession(user), newSession(user)];
       const bystander = newSession(other);
-      for (const s of [keep, ...doomed]) await store.insert(s, user);
-      await store.insert(bystander, other);
+      for (const s of [keep, ...doomed]) await store.insert(s, user, LIMITS);
+      await store.insert(bystander, other, LIMITS);
 
       expect(await store.deleteByUser(user.id, keep.id)).toBe(3);
       for (const s of doomed) expect(await store.find(s.id)).toBeNull();
@@ -142,11 +143,11 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
     it('leaves no session issued before a revoke-all alive, while logins race it', async () => {
       const user = await newUser();
       const before = Array.from({ length: 20 }, () => newSession(user));
-      await Promise.all(before.map((s) => store.insert(s, user)));
+      await Promise.all(before.map((s) => store.insert(s, user, LIMITS)));
       const racing = Array.from({ length: 20 }, () => newSession(user));
       const [revoked] = await Promise.all([
         store.deleteByUser(user.id),
-        ...racing.map((s) => store.insert(s, user)),
+        ...racing.map((s) => store.insert(s, user, LIMITS)),
       ]);
       expect(revoked).toBeGreaterThanOrEqual(20);
       for (const s of before) expect(await store.find(s.id)).toBeNull();

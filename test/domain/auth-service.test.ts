@@ -1,7 +1,9 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AuthService, type ClientInfo } from '../../src/domain/auth-service.js';
+import { Credentials } from '../../src/domain/credentials.js';
 import { LatchError } from '../../src/domain/errors.js';
+import { SessionIssuer } from '../../src/domain/session-issuer.js';
 import { PasswordPolicy } from '../../src/domain/password-policy.js';
 import { SessionPolicy } from '../../src/domain/session.js';
 import { hashSecret, parseToken, userSlotTag } from '../../src/domain/session-token.js';
@@ -31,17 +33,19 @@ beforeEach(() => {
   users = new InMemoryUserRepository();
   sessions = new InMemorySessionStore(users);
   hasher = new FakePasswordHasher();
+  const sessionPolicy = new SessionPolicy({
+    idleTimeoutMs: 24 * HOUR,
+    absoluteTimeoutMs: 7 * DAY,
+    rememberMeTimeoutMs: 30 * DAY,
+    touchIntervalMs: TOUCH,
+  });
   auth = new AuthService({
     users,
     sessions,
-    hasher,
+    credentials: new Credentials(users, hasher),
+    issuer: new SessionIssuer({ sessions, sessionPolicy, clock, random: cryptoRandom, maxSessionsPerUser: 50 }),
     passwordPolicy: new PasswordPolicy({ minLength: 15, maxLength: 256 }, dictionary['passwords-common']),
-    sessionPolicy: new SessionPolicy({
-      idleTimeoutMs: 24 * HOUR,
-      absoluteTimeoutMs: 7 * DAY,
-      rememberMeTimeoutMs: 30 * DAY,
-      touchIntervalMs: TOUCH,
-    }),
+    sessionPolicy,
     clock,
     random: cryptoRandom,
   });

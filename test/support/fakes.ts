@@ -52,9 +52,13 @@ export class InMemoryUserRepository implements UserRepository {
     return null;
   }
 
-  async findById(id: string): Promise<User | null> {
+  async findById(id: string): Promise<UserWithPassword | null> {
     const user = this.byId.get(id);
-    return user ? publicUser(user) : null;
+    return user ? { ...user } : null;
+  }
+
+  async delete(userId: string): Promise<boolean> {
+    return this.byId.delete(userId);
   }
 
   async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
@@ -75,7 +79,7 @@ export class InMemoryUserRepository implements UserRepository {
   }
 }
 
-type StoreMethod = 'insert' | 'find' | 'touch' | 'delete' | 'listByUser' | 'deleteByUser';
+type StoreMethod = 'insert' | 'find' | 'touch' | 'recordReauthentication' | 'delete' | 'listByUser' | 'deleteByUser';
 
 /**
  * Sessions as `SqlSessionStore` keeps them: `find` joins the current user (and answers null
@@ -85,17 +89,25 @@ type StoreMethod = 'insert' | 'find' | 'touch' | 'delete' | 'listByUser' | 'dele
 export class InMemorySessionStore implements SessionStore {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly insertedUsers = new Map<string, User>();
-  readonly calls: Record<StoreMethod, number> = { insert: 0, find: 0, touch: 0, delete: 0, listByUser: 0, deleteByUser: 0 };
+  readonly calls: Record<StoreMethod, number> = { insert: 0, find: 0, touch: 0, recordReauthentication: 0, delete: 0, listByUser: 0, deleteByUser: 0 };
 
   /** With `users`, sessions resolve their user from it like the SQL join does. */
   constructor(private readonly users?: UserRepository) {}
 
-  async insert(session: SessionRecord, user: User): Promise<void> {
+  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void> {
     this.calls.insert++;
     if (this.sessions.has(session.id)) throw new Error(`duplicate session id ${session.id}`);
     if (this.users && !(await this.users.findById(session.userId))) throw new Error('foreign key: no such user');
     this.sessions.set(session.id, copy(session));
     this.insertedUsers.set(user.id, publicUser(user));
+    const mine = [...this.sessions.values()].filter((s) => s.userId === user.id).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    for (const evicted of mine.slice(limits.keepAtMost)) this.sessions.delete(evicted.id);
+  }
+
+  async recordReauthentication(sessionId: string, at: number): Promise<void> {
+    this.calls.recordReauthentication++;
+    const session = this.sessions.get(sessionId);
+    if (session) this.sessions.set(sessionId, { ...session, authenticatedAt: at });
   }
 
   async find(sessionId: string): Promise<SessionWithUser | null> {

@@ -19,12 +19,15 @@ local function extend(key, at)
 end
 `;
 
-/** KEYS[1]=session; ARGV: base, sessionId, userId, userJson, expiresAt, now, then field/value pairs. */
+/**
+ * KEYS[1]=session; ARGV: base, sessionId, userId, userJson, expiresAt, now, keepAtMost, then
+ * field/value pairs. Past `keepAtMost` live sessions, the least recently used ones end.
+ */
 export const insertSession = lua(`${extendTtl}
 local base, sid, uid, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local expiresAt, now = tonumber(ARGV[5]), tonumber(ARGV[6])
+local expiresAt, now, keepAtMost = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local fields = {}
-for i = 7, #ARGV do fields[#fields + 1] = ARGV[i] end
+for i = 8, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', KEYS[1], unpack(fields))
 redis.call('PEXPIREAT', KEYS[1], expiresAt)
 local userKey, indexKey = base .. 'u:' .. uid, base .. 'i:' .. uid
@@ -33,6 +36,25 @@ extend(userKey, expiresAt)
 redis.call('ZREMRANGEBYSCORE', indexKey, '-inf', now)
 redis.call('ZADD', indexKey, expiresAt, sid)
 extend(indexKey, expiresAt)
+if redis.call('ZCARD', indexKey) > keepAtMost then
+  local live = {}
+  for _, id in ipairs(redis.call('ZRANGE', indexKey, 0, -1)) do
+    local lastSeen = redis.call('HGET', base .. 's:' .. id, 'l')
+    if lastSeen then live[#live + 1] = { id = id, l = tonumber(lastSeen) } else redis.call('ZREM', indexKey, id) end
+  end
+  table.sort(live, function(a, b) return a.l < b.l end)
+  for i = 1, #live - keepAtMost do
+    redis.call('DEL', base .. 's:' .. live[i].id)
+    redis.call('ZREM', indexKey, live[i].id)
+  end
+end
+return 1
+`);
+
+/** KEYS[1]=session; ARGV: authenticatedAt. Only an existing session is updated. */
+export const recordReauthentication = lua(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'a', ARGV[1])
 return 1
 `);
 

@@ -17,7 +17,7 @@ export class RedisSessionStore implements SessionStore {
     private readonly prefix = 'latch:',
   ) {}
 
-  async insert(session: SessionRecord, user: User): Promise<void> {
+  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void> {
     const base = this.baseOfSession(session.id);
     await this.redis.script(
       scripts.insertSession,
@@ -29,6 +29,7 @@ export class RedisSessionStore implements SessionStore {
         JSON.stringify(user),
         String(session.expiresAt),
         String(this.clock.now()),
+        String(limits.keepAtMost),
         ...encodeSession(session),
       ],
     );
@@ -53,6 +54,11 @@ export class RedisSessionStore implements SessionStore {
       [`${base}s:${sessionId}`],
       [base, sessionId, String(lastSeenAt), String(expiresAt)],
     );
+  }
+
+  async recordReauthentication(sessionId: string, at: number): Promise<void> {
+    const base = this.baseOfSession(sessionId);
+    await this.redis.script(scripts.recordReauthentication, [`${base}s:${sessionId}`], [String(at)]);
   }
 
   async delete(sessionId: string): Promise<boolean> {

@@ -5,6 +5,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
 import type { SessionRecord } from '../../domain/session.js';
+import type { User } from '../../domain/user.js';
 import type { Database, SessionsTable } from './schema.js';
 import { guarded } from './errors.js';
 import { toUser } from './user-repository.js';
@@ -12,23 +13,33 @@ import { toUser } from './user-repository.js';
 export class SqlSessionStore implements SessionStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  insert(session: SessionRecord): Promise<void> {
+  insert(session: SessionRecord, _user: User, limits: { keepAtMost: number }): Promise<void> {
+    return guarded(() =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.insertInto('sessions').values(toRow(session)).execute();
+        // Keep the `keepAtMost` most recently used live sessions; the rest (and any expired
+        // leftovers of this user) end with this login.
+        await tx
+          .deleteFrom('sessions')
+          .where('user_id', '=', session.userId)
+          .where('id', 'not in', (eb) =>
+            eb
+              .selectFrom('sessions')
+              .select('id')
+              .where('user_id', '=', session.userId)
+              .where('expires_at', '>', session.createdAt)
+              .orderBy('last_seen_at', 'desc')
+              .orderBy('created_at', 'desc')
+              .limit(limits.keepAtMost),
+          )
+          .execute();
+      }),
+    );
+  }
+
+  recordReauthentication(sessionId: string, at: number): Promise<void> {
     return guarded(async () => {
-      await this.db
-        .insertInto('sessions')
-        .values({
-          id: session.id,
-          user_id: session.userId,
-          secret_hash: session.secretHash,
-          created_at: session.createdAt,
-          last_seen_at: session.lastSeenAt,
-          expires_at: session.expiresAt,
-          remember_me: session.rememberMe ? 1 : 0,
-          authenticated_at: session.authenticatedAt,
-          ip: session.ip,
-          user_agent: session.userAgent,
-        })
-        .execute();
+      await this.db.updateTable('sessions').set({ authenticated_at: at }).where('id', '=', sessionId).execute();
     });
   }
 
@@ -97,6 +108,21 @@ export class SqlSessionStore implements SessionStore {
   ping(): Promise<void> {
     return guarded(async () => void (await this.db.selectFrom('sessions').select('id').limit(1).execute()));
   }
+}
+
+function toRow(session: SessionRecord) {
+  return {
+    id: session.id,
+    user_id: session.userId,
+    secret_hash: session.secretHash,
+    created_at: session.createdAt,
+    last_seen_at: session.lastSeenAt,
+    expires_at: session.expiresAt,
+    remember_me: session.rememberMe ? 1 : 0,
+    authenticated_at: session.authenticatedAt,
+    ip: session.ip,
+    user_agent: session.userAgent,
+  };
 }
 
 function toSession(row: Selectable<SessionsTable>): SessionRecord {

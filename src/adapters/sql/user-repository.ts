@@ -38,10 +38,18 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
-  findById(id: string): Promise<User | null> {
+  findById(id: string): Promise<UserWithPassword | null> {
     return guarded(async () => {
       const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return row ? toUser(row) : null;
+      return row ? { ...toUser(row), passwordHash: row.password_hash } : null;
+    });
+  }
+
+  delete(userId: string): Promise<boolean> {
+    return guarded(async () => {
+      // Sessions (and later tokens and events) go with it by ON DELETE CASCADE.
+      const result = await this.db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
     });
   }
 

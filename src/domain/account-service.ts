@@ -1,0 +1,91 @@
+/**
+ * What a signed-in user does with their account and sessions: see and end sessions, prove
+ * the password again, change it, delete the account (API.md, "Endpoints").
+ */
+import type { Authenticated } from './auth-service.js';
+import type { Credentials } from './credentials.js';
+import { LatchError } from './errors.js';
+import { normalizePassword, type PasswordPolicy } from './password-policy.js';
+import type { Clock, SessionStore, UserRepository } from './ports.js';
+import type { SessionRecord } from './session.js';
+import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import { publicUser, type UserWithPassword } from './user.js';
+
+export interface AccountServiceDeps {
+  users: UserRepository;
+  sessions: SessionStore;
+  credentials: Credentials;
+  issuer: SessionIssuer;
+  passwordPolicy: PasswordPolicy;
+  clock: Clock;
+  /** How recent a password proof must be for sensitive actions (REAUTH_WINDOW). */
+  reauthWindowMs: number;
+}
+
+export class AccountService {
+  constructor(private readonly deps: AccountServiceDeps) {}
+
+  listSessions(userId: string): Promise<SessionRecord[]> {
+    return this.deps.sessions.listByUser(userId, this.deps.clock.now());
+  }
+
+  /** Ends one of the caller's sessions. Another user's id is indistinguishable from none. */
+  async revokeSession(userId: string, sessionId: string): Promise<void> {
+    const found = await this.deps.sessions.find(sessionId);
+    if (!found || found.session.userId !== userId) throw new LatchError('not_found', 'No such session');
+    await this.deps.sessions.delete(sessionId);
+  }
+
+  revokeOtherSessions(userId: string, currentSessionId: string): Promise<number> {
+    return this.deps.sessions.deleteByUser(userId, currentSessionId);
+  }
+
+  async reauthenticate(auth: Authenticated, password: string): Promise<SessionRecord> {
+    await this.proveCurrentPassword(auth, password);
+    const at = this.deps.clock.now();
+    await this.deps.sessions.recordReauthentication(auth.session.id, at);
+    return { ...auth.session, authenticatedAt: at };
+  }
+
+  /**
+   * A new password ends every other session and rotates the current one: whoever may have
+   * stolen a cookie or the old password is out, and the person changing it stays in.
+   */
+  async changePassword(
+    auth: Authenticated,
+    input: { currentPassword: string; newPassword: string },
+    client: ClientInfo,
+  ): Promise<IssuedSession> {
+    const { users, sessions, credentials, issuer, passwordPolicy } = this.deps;
+    const account = await this.proveCurrentPassword(auth, input.currentPassword);
+    const password = normalizePassword(input.newPassword);
+    const verdict = passwordPolicy.check(password, { email: account.email, name: account.name });
+    if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
+
+    await users.updatePasswordHash(account.id, await credentials.hash(password));
+    const issued = await issuer.issue(publicUser(account), { rememberMe: auth.session.rememberMe }, client);
+    await sessions.deleteByUser(account.id, issued.session.id);
+    return issued;
+  }
+
+  async deleteAccount(auth: Authenticated, password: string): Promise<void> {
+    const { users, sessions, clock, reauthWindowMs } = this.deps;
+    if (clock.now() - auth.session.authenticatedAt > reauthWindowMs) {
+      throw new LatchError('reauth_required', 'Confirm your password again (re-authenticate) to delete the account');
+    }
+    await this.proveCurrentPassword(auth, password);
+    // Sessions first, so none outlives the account; again after, for a login that raced in.
+    await sessions.deleteByUser(auth.user.id);
+    await users.delete(auth.user.id);
+    await sessions.deleteByUser(auth.user.id);
+  }
+
+  private async proveCurrentPassword(auth: Authenticated, password: string): Promise<UserWithPassword> {
+    const account = await this.deps.users.findById(auth.user.id);
+    if (!account) throw new LatchError('unauthorized', 'Authentication required');
+    if (!(await this.deps.credentials.verify(account, password))) {
+      throw new LatchError('invalid_credentials', 'Password is incorrect');
+    }
+    return account;
+  }
+}

@@ -1,0 +1,32 @@
+/** Password proofs, shared by login, re-authentication, password change and account deletion. */
+import { normalizePassword } from './password-policy.js';
+import type { PasswordHasher, UserRepository } from './ports.js';
+import type { UserWithPassword } from './user.js';
+
+export class Credentials {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  /**
+   * True when `password` is the account's. A hash made with older parameters is replaced
+   * right after a successful check: the plaintext is at hand only now.
+   */
+  async verify(account: UserWithPassword, password: string): Promise<boolean> {
+    const normalized = normalizePassword(password);
+    const verdict = await this.hasher.verify(account.passwordHash, normalized);
+    if (!verdict.ok) return false;
+    if (verdict.needsRehash) await this.users.updatePasswordHash(account.id, await this.hasher.hash(normalized));
+    return true;
+  }
+
+  /** The same work as `verify`, for accounts that do not exist. */
+  async burn(password: string): Promise<void> {
+    await this.hasher.verifyDummy(normalizePassword(password));
+  }
+
+  hash(normalizedPassword: string): Promise<string> {
+    return this.hasher.hash(normalizedPassword);
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Sessions and account of the signed-in user (API.md, "Endpoints"): list and end sessions,
+ * re-authenticate, change the password, delete the account.
+ */
+import { Router } from 'express';
+import type { AccountService } from '../../domain/account-service.js';
+import { LatchError } from '../../domain/errors.js';
+import type { Clock } from '../../domain/ports.js';
+import type { SessionCookie } from '../cookies.js';
+import type { SessionMiddleware } from '../middleware/session.js';
+import { changePasswordBody, parseBody, passwordProofBody } from '../schemas.js';
+import { toPublicSession, toPublicUser } from '../views.js';
+import { clientInfo } from './auth.js';
+
+export interface AccountRoutesDeps {
+  account: AccountService;
+  cookie: SessionCookie;
+  guards: SessionMiddleware;
+  clock: Clock;
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
+
+export function accountRoutes({ account, cookie, guards, clock }: AccountRoutesDeps): Router {
+  const router = Router();
+  router.use(['/sessions', '/reauth', '/password', '/account'], guards.requireAuth);
+
+  router.get('/sessions', async (req, res) => {
+    const { user, session } = req.latch!;
+    const sessions = await account.listSessions(user.id);
+    res.json({ sessions: sessions.map((s) => toPublicSession(s, session.id)) });
+  });
+
+  router.delete('/sessions/:id', async (req, res) => {
+    const { user, session } = req.latch!;
+    const id = String(req.params.id);
+    if (!SESSION_ID.test(id)) throw new LatchError('not_found', 'No such session');
+    await account.revokeSession(user.id, id);
+    if (id === session.id) cookie.clear(res);
+    res.status(204).end();
+  });
+
+  router.delete('/sessions', async (req, res) => {
+    const { user, session } = req.latch!;
+    res.json({ revoked: await account.revokeOtherSessions(user.id, session.id) });
+  });
+
+  router.post('/reauth', async (req, res) => {
+    const { password } = parseBody(passwordProofBody, req.body);
+    const session = await account.reauthenticate(req.latch!, password);
+    res.json({ session: toPublicSession(session, session.id) });
+  });
+
+  router.post('/password', async (req, res) => {
+    const body = parseBody(changePasswordBody, req.body);
+    const issued = await account.changePassword(req.latch!, body, clientInfo(req));
+    const persistUntil = issued.session.rememberMe ? issued.session.expiresAt : undefined;
+    cookie.set(res, issued.token, persistUntil, clock.now());
+    res.json({ user: toPublicUser(issued.user) });
+  });
+
+  router.delete('/account', async (req, res) => {
+    const { password } = parseBody(passwordProofBody, req.body);
+    await account.deleteAccount(req.latch!, password);
+    cookie.clear(res);
+    res.status(204).end();
+  });
+
+  return router;
+}
