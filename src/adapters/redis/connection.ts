@@ -4,7 +4,14 @@
  * deadline and the offline queue is off, so a lost Redis fails requests within the deadline
  * (503) instead of queueing them, and the client reconnects by itself in the background.
  */
-import { createClient, createCluster, ErrorReply } from 'redis';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  createClient,
+  createCluster,
+  ErrorReply,
+  SocketClosedUnexpectedlyError,
+} from 'redis';
 import { createHash } from 'node:crypto';
 import { UnavailableError } from '../../domain/errors.js';
 
@@ -36,6 +43,35 @@ type Send = (key: string | undefined, args: string[]) => Promise<unknown>;
 /** Errors that mean "Redis is not answering right now" rather than "Latch sent nonsense". */
 const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|LOADING|MASTERDOWN|READONLY|BUSY)/;
 
+/**
+ * Cluster failover. node-redis follows MOVED/ASK replies by itself, but when a master dies it
+ * keeps routing that master's slots to the dead node (reconnecting to it forever) and never
+ * asks the cluster again: no node answers MOVED, because no command reaches a live one. After
+ * the replica is promoted, Latch would answer 503 for those sessions until a restart. So the
+ * cluster connection refreshes its slot map (CLUSTER SLOTS, through node-redis' own
+ * rediscovery) when a node's connection fails and when a command fails for a reason that
+ * says "the topology may have changed"; then it retries that command once, within the same
+ * deadline. Refreshes are single-flight and at most one per REFRESH_INTERVAL_MS.
+ */
+const REFRESH_INTERVAL_MS = 250;
+/** Replies sent instead of running the command (so retrying cannot run it twice). */
+const TOPOLOGY_REPLY = /^(CLUSTERDOWN|TRYAGAIN|MASTERDOWN|READONLY)/;
+
+/**
+ * The command never ran (node offline, refused, or a reply that replaces running it), or the
+ * node vanished with it, in which case a write it made was most likely lost with the node too:
+ * Latch's scripts are safe to run again in either case. A deadline is never retried.
+ */
+function retryableInCluster(error: unknown): boolean {
+  if (error instanceof ErrorReply) return TOPOLOGY_REPLY.test(error.message);
+  return (
+    error instanceof ClientOfflineError ||
+    error instanceof ClientClosedError ||
+    error instanceof SocketClosedUnexpectedlyError ||
+    (error as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED'
+  );
+}
+
 export async function connectRedis(url: string, options: RedisOptions): Promise<RedisConnection> {
   const socket = {
     connectTimeout: options.timeoutMs,
@@ -45,6 +81,8 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   let send: Send;
   let close: () => Promise<void>;
   let connect: () => Promise<unknown>;
+  /** Cluster only: refreshes the slot map (see REFRESH_INTERVAL_MS); never rejects. */
+  let refreshTopology: (() => Promise<void>) | undefined;
 
   if (url.startsWith('redis+cluster://')) {
     const rootNodes = url
@@ -53,9 +91,38 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
       .map((hostPort) => ({ url: `redis://${hostPort.trim()}` }));
     const cluster = createCluster({ rootNodes, defaults: common });
     cluster.on('error', (error: Error) => options.onError?.(error));
+    // A node's own connection failed (e.g. its master was killed): learn the new topology
+    // without waiting for a request to fail first.
+    cluster.on('node-error', (error: Error) => {
+      options.onError?.(error);
+      void refreshTopology?.();
+    });
     send = (key, args) => cluster.sendCommand(key, false, args);
     close = async () => void cluster.destroy();
     connect = () => cluster.connect();
+
+    // `_slots.rediscover` is node-redis' own slot-map refresh (what it runs on MOVED); it is
+    // public in its typings but not documented, hence the guard. It starts from the given
+    // node's options, and falls back to every root node if that one does not answer.
+    const slots = cluster._slots as unknown as { rediscover?: (startWith: { options: { url: string } }) => Promise<void> };
+    const rediscover = typeof slots.rediscover === 'function' ? slots.rediscover.bind(slots) : undefined;
+    let refreshing: Promise<void> | undefined;
+    let lastRefresh = 0;
+    let nextRoot = 0;
+    refreshTopology = () => {
+      if (refreshing) return refreshing;
+      if (!rediscover || !cluster.isOpen || Date.now() - lastRefresh < REFRESH_INTERVAL_MS) {
+        return Promise.resolve();
+      }
+      lastRefresh = Date.now();
+      const root = rootNodes[nextRoot++ % rootNodes.length]!;
+      refreshing = rediscover({ options: root })
+        .catch((error: Error) => options.onError?.(error))
+        .finally(() => {
+          refreshing = undefined;
+        });
+      return refreshing;
+    };
   } else {
     const client = createClient({ url, ...common });
     client.on('error', (error: Error) => options.onError?.(error));
@@ -70,10 +137,21 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   });
 
   const run = async <T>(key: string | undefined, args: string[]): Promise<T> => {
+    const deadline = Date.now() + options.timeoutMs;
     try {
       return (await withDeadline(send(key, args), options.timeoutMs)) as T;
     } catch (error) {
       if (error instanceof ErrorReply && !TRANSIENT_REPLY.test(error.message)) throw error;
+      if (refreshTopology && retryableInCluster(error)) {
+        // Cluster: the slot may have moved to a promoted replica; learn that, then try once more.
+        try {
+          await withDeadline(refreshTopology(), deadline - Date.now());
+          return (await withDeadline(send(key, args), deadline - Date.now())) as T;
+        } catch (retryError) {
+          if (retryError instanceof ErrorReply && !TRANSIENT_REPLY.test(retryError.message)) throw retryError;
+          throw new UnavailableError('session store', { cause: retryError });
+        }
+      }
       throw new UnavailableError('session store', { cause: error });
     }
   };

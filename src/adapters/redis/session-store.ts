@@ -78,7 +78,7 @@ export class RedisSessionStore implements SessionStore {
     for (let i = 0; i < reply.length; i += 2) {
       sessions.push(decodeSession(reply[i] as string, reply[i + 1] as string[]));
     }
-    return sessions.filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    return sessions.filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt);
   }
 
   async deleteByUser(userId: string, keepSessionId?: string): Promise<number> {

@@ -83,6 +83,7 @@ export class SqlSessionStore implements SessionStore {
         .where('user_id', '=', userId)
         .where('expires_at', '>', now)
         .orderBy('last_seen_at', 'desc')
+        .orderBy('created_at', 'desc')
         .execute();
       return rows.map(toSession);
     });
