@@ -5,7 +5,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { dictionary } from '@zxcvbn-ts/language-common';
-import type { Express, RequestHandler } from 'express';
+import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import { Argon2Hasher } from './adapters/argon2-hasher.js';
 import { AccountService } from './domain/account-service.js';
@@ -22,7 +22,7 @@ import { AuthService } from './domain/auth-service.js';
 import { PasswordPolicy } from './domain/password-policy.js';
 import type { Clock, Random, SessionStore } from './domain/ports.js';
 import { SessionPolicy } from './domain/session.js';
-import { createApiApp } from './http/api-app.js';
+import { createApiRouter } from './http/api-router.js';
 import { sessionCookie } from './http/cookies.js';
 import { sessionMiddleware } from './http/middleware/session.js';
 import { createLogger } from './logger.js';
@@ -41,7 +41,7 @@ export interface Readiness {
 export interface Latch {
   config: Config;
   /** The auth API; mount it at `/api/auth`. */
-  router: Express;
+  router: Router;
   /** Answers 401 `unauthorized` unless the request carries a valid session; sets `req.latch`. */
   requireAuth: RequestHandler;
   /** Answers 400 `already_authenticated` when the request carries a valid session. */
@@ -127,7 +127,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
 
   const cookie = sessionCookie(config.cookieSecure);
   const guards = sessionMiddleware(auth, cookie, clock);
-  const router = createApiApp({ config, auth, account, cookie, guards, clock, logger });
+  const router = createApiRouter({ config, auth, account, cookie, guards, clock, logger });
 
   // SQL sessions need a sweep of expired rows; Redis expires its keys itself.
   const sweep = sqlSessions

@@ -4,6 +4,7 @@
  */
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
+import { sendJson } from './respond.js';
 import { LatchError, UnavailableError, type ErrorCode, type Issue } from '../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -24,7 +25,7 @@ const STATUS: Record<ErrorCode, number> = {
 };
 
 export function sendError(res: Response, code: ErrorCode, message: string, issues?: Issue[]): void {
-  res.status(STATUS[code]).json(issues ? { error: message, code, issues } : { error: message, code });
+  sendJson(res, STATUS[code], issues ? { error: message, code, issues } : { error: message, code });
 }
 
 /** body-parser signals its refusals with a `type`; these are the client's fault, not ours. */

@@ -4,9 +4,9 @@
  */
 import express, { type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import type { Latch } from '../latch.js';
 import { errorHandler, sendError } from './errors.js';
+import { requestLog } from './middleware/request-log.js';
 
 export function createServerApp(latch: Latch): Express {
   const app = express();
@@ -20,17 +20,7 @@ export function createServerApp(latch: Latch): Express {
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
     }),
   );
-  app.use(
-    pinoHttp({
-      logger: latch.logger,
-      // Path only: query strings may one day carry one-time tokens.
-      serializers: {
-        req: (req: { method: string; url: string; id: unknown }) => ({ id: req.id, method: req.method, path: req.url.split('?')[0] }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' },
-    }),
-  );
+  app.use(requestLog(latch.logger, { skip: (path) => path === '/healthz' }));
 
   app.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');

@@ -10,6 +10,8 @@ import type { SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
 import { changePasswordBody, parseBody, passwordProofBody } from '../schemas.js';
 import { toPublicSession, toPublicUser } from '../views.js';
+import type { ClientIp } from '../client-ip.js';
+import { sendJson } from '../respond.js';
 import { clientInfo } from './auth.js';
 
 export interface AccountRoutesDeps {
@@ -17,18 +19,19 @@ export interface AccountRoutesDeps {
   cookie: SessionCookie;
   guards: SessionMiddleware;
   clock: Clock;
+  clientIp: ClientIp;
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-export function accountRoutes({ account, cookie, guards, clock }: AccountRoutesDeps): Router {
+export function accountRoutes({ account, cookie, guards, clock, clientIp }: AccountRoutesDeps): Router {
   const router = Router();
   router.use(['/sessions', '/reauth', '/password', '/account'], guards.requireAuth);
 
   router.get('/sessions', async (req, res) => {
     const { user, session } = req.latch!;
     const sessions = await account.listSessions(user.id);
-    res.json({ sessions: sessions.map((s) => toPublicSession(s, session.id)) });
+    sendJson(res, 200, { sessions: sessions.map((s) => toPublicSession(s, session.id)) });
   });
 
   router.delete('/sessions/:id', async (req, res) => {
@@ -42,21 +45,20 @@ export function accountRoutes({ account, cookie, guards, clock }: AccountRoutesD
 
   router.delete('/sessions', async (req, res) => {
     const { user, session } = req.latch!;
-    res.json({ revoked: await account.revokeOtherSessions(user.id, session.id) });
+    sendJson(res, 200, { revoked: await account.revokeOtherSessions(user.id, session.id) });
   });
 
   router.post('/reauth', async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
     const session = await account.reauthenticate(req.latch!, password);
-    res.json({ session: toPublicSession(session, session.id) });
+    sendJson(res, 200, { session: toPublicSession(session, session.id) });
   });
 
   router.post('/password', async (req, res) => {
     const body = parseBody(changePasswordBody, req.body);
-    const issued = await account.changePassword(req.latch!, body, clientInfo(req));
-    const persistUntil = issued.session.rememberMe ? issued.session.expiresAt : undefined;
-    cookie.set(res, issued.token, persistUntil, clock.now());
-    res.json({ user: toPublicUser(issued.user) });
+    const issued = await account.changePassword(req.latch!, body, clientInfo(req, clientIp));
+    cookie.issue(res, issued, clock.now());
+    sendJson(res, 200, { user: toPublicUser(issued.user) });
   });
 
   router.delete('/account', async (req, res) => {

@@ -1,0 +1,62 @@
+/**
+ * The mountable auth API, for `/api/auth`. One prelude middleware does what every request
+ * needs (no-store, CORS only when an Origin is present, the cross-site check, the JSON body),
+ * so the hot path walks few layers.
+ */
+import cors from 'cors';
+import { Router, type RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import type { Config } from '../config.js';
+import type { AccountService } from '../domain/account-service.js';
+import type { AuthService } from '../domain/auth-service.js';
+import type { Clock } from '../domain/ports.js';
+import { clientIpResolver } from './client-ip.js';
+import type { SessionCookie } from './cookies.js';
+import { errorHandler, sendError } from './errors.js';
+import { crossSiteProtection } from './middleware/cross-site.js';
+import { jsonBody } from './middleware/json-body.js';
+import type { SessionMiddleware } from './middleware/session.js';
+import { accountRoutes } from './routes/account.js';
+import { authRoutes } from './routes/auth.js';
+
+export interface ApiRouterDeps {
+  config: Config;
+  auth: AuthService;
+  account: AccountService;
+  cookie: SessionCookie;
+  guards: SessionMiddleware;
+  clock: Clock;
+  logger: Logger;
+}
+
+export function createApiRouter(deps: ApiRouterDeps): Router {
+  const { config } = deps;
+  const router = Router();
+  router.use(prelude(config));
+  const routeDeps = { ...deps, clientIp: clientIpResolver(config.trustProxy) };
+  router.use(authRoutes(routeDeps));
+  router.use(accountRoutes(routeDeps));
+  router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
+  router.use(errorHandler(deps.logger));
+  return router;
+}
+
+function prelude(config: Config): RequestHandler {
+  const trusted = new Set(config.trustedOrigins);
+  // CORS answers trusted origins only, never a reflection of whatever Origin arrives.
+  const corsHeaders = cors({ origin: (origin, done) => done(null, origin !== undefined && trusted.has(origin)), credentials: true });
+  const crossSite = crossSiteProtection({ publicOrigin: config.publicUrl, trustedOrigins: config.trustedOrigins });
+  const [bodyGate, bodyParser] = jsonBody() as [RequestHandler, RequestHandler];
+
+  const afterCors: RequestHandler = (req, res, next) =>
+    crossSite(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      bodyGate(req, res, (gateError?: unknown) => (gateError ? next(gateError) : bodyParser(req, res, next)));
+    });
+
+  return (req, res, next) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (req.headers.origin === undefined) return afterCors(req, res, next);
+    corsHeaders(req, res, (error?: unknown) => (error ? next(error) : afterCors(req, res, next)));
+  };
+}
