@@ -1,6 +1,7 @@
 /**
  * The deployments every HTTP suite runs against: the embedded default (SQLite, sessions in
- * SQL), PostgreSQL with sessions in SQL, and PostgreSQL + Redis.
+ * SQL), PostgreSQL with sessions in SQL, PostgreSQL + Redis, and PostgreSQL + Redis Cluster (the
+ * run's shared private cluster, see global-setup.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,16 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { ConfigInput } from '../../src/config.js';
 import type { LatchOptions } from '../../src/latch.js';
 import { startServer, type TestServer } from './server.js';
-import { createPostgresDatabase, hasPostgres, hasRedis, redisPrefix, REDIS_URL } from './services.js';
+import { deleteClusterKeys } from './redis-cluster.js';
+import {
+  createPostgresDatabase,
+  hasPostgres,
+  hasRedis,
+  hasRedisCluster,
+  redisPrefix,
+  REDIS_CLUSTER_URL,
+  REDIS_URL,
+} from './services.js';
 
 export interface Backend {
   name: string;
@@ -55,7 +65,24 @@ export const postgresRedis: Backend = {
   },
 };
 
-export const allBackends = [sqlite, postgres, postgresRedis];
+export const postgresRedisCluster: Backend = {
+  name: 'postgres+redis-cluster',
+  available: hasPostgres && hasRedisCluster,
+  async provision() {
+    const database = await createPostgresDatabase();
+    const { prefix } = redisPrefix();
+    return {
+      config: { databaseUrl: database.url, redisUrl: REDIS_CLUSTER_URL, redisKeyPrefix: prefix },
+      cleanup: async () => {
+        // Keys spread over all masters: each one is scanned (see deleteClusterKeys).
+        await deleteClusterKeys(REDIS_CLUSTER_URL, prefix);
+        await database.drop();
+      },
+    };
+  },
+};
+
+export const allBackends = [sqlite, postgres, postgresRedis, postgresRedisCluster];
 
 /**
  * Runs a suite once per backend against a freshly provisioned, really started server.

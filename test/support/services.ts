@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { dumpClusterKeys } from './redis-cluster.js';
+import { inject } from 'vitest';
 
 const env = process.env;
 /** Where the tests find the services: TEST_* first, then the server's own variables (as CI sets them). */
@@ -39,6 +41,19 @@ async function probeService(name: string, url: string): Promise<boolean> {
 
 export const hasPostgres = await probeService('PostgreSQL', POSTGRES_URL);
 export const hasRedis = await probeService('Redis', REDIS_URL);
+
+/**
+ * The Redis Cluster for the cluster suites: the one the global setup started for this run
+ * (test/support/global-setup.ts), or one given by TEST_REDIS_CLUSTER_URL; '' when there is none
+ * (the global setup has already said SKIPPED, or failed the run in CI).
+ */
+export const REDIS_CLUSTER_URL = env.TEST_REDIS_CLUSTER_URL ?? inject('redisClusterUrl') ?? '';
+async function probeCluster(url: string): Promise<boolean> {
+  if (!url) return false;
+  const [first = ''] = url.slice('redis+cluster://'.length).split(',');
+  return probeService('Redis Cluster', `redis://${first.trim()}`);
+}
+export const hasRedisCluster = await probeCluster(REDIS_CLUSTER_URL);
 
 /** A fresh, empty PostgreSQL database for one test file; `drop` removes it. */
 export async function createPostgresDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
@@ -78,6 +93,7 @@ export function redisPrefix(): { prefix: string; cleanup(url?: string): Promise<
 
 /** Every key currently stored under a prefix, with its raw content, for "what leaks" tests. */
 export async function dumpRedis(prefix: string, url = REDIS_URL): Promise<string> {
+  if (url.startsWith('redis+cluster://')) return dumpClusterKeys(url, prefix);
   const client = createClient({ url });
   await client.connect();
   let dump = '';
