@@ -44,9 +44,10 @@ describe('newSessionCredentials', () => {
     expect(c.secret).toBe(Buffer.alloc(32, 0xa7).toString('base64url'));
   });
 
-  it('stores only SHA-256 of the secret', () => {
+  it('stores only a 128-bit SHA-256 digest of the secret', () => {
     const c = newSessionCredentials(cryptoRandom, randomUUID());
-    expect(Buffer.compare(c.secretHash, createHash('sha256').update(c.secret).digest())).toBe(0);
+    expect(c.secretHash).toHaveLength(16);
+    expect(Buffer.compare(c.secretHash, createHash('sha256').update(c.secret).digest().subarray(0, 16))).toBe(0);
     expect(c.secretHash.toString('utf8')).not.toContain(c.secret);
     expect(c.secretHash.toString('base64url')).not.toBe(c.secret);
   });
@@ -154,8 +155,9 @@ describe('secretMatches', () => {
   });
 
   it('is false, without throwing, for a stored hash of another length', () => {
-    expect(() => secretMatches(c.secretHash.subarray(0, 16), c.secret)).not.toThrow();
-    expect(secretMatches(c.secretHash.subarray(0, 16), c.secret)).toBe(false);
+    expect(() => secretMatches(c.secretHash.subarray(0, 8), c.secret)).not.toThrow();
+    expect(secretMatches(c.secretHash.subarray(0, 8), c.secret)).toBe(false);
+    expect(secretMatches(createHash('sha256').update(c.secret).digest(), c.secret)).toBe(false);
     expect(secretMatches(Buffer.concat([c.secretHash, Buffer.from([0])]), c.secret)).toBe(false);
     expect(secretMatches(Buffer.alloc(0), c.secret)).toBe(false);
   });

@@ -49,7 +49,7 @@ describeOnBackends('secrets at rest', ({ server }) => {
       expect(dump).toContain(id); // the lookup half is stored, so the session can be found
       const raw = Buffer.from(secret, 'base64url');
       for (const form of [secret, raw.toString('hex'), raw.toString('base64')]) expect(dump).not.toContain(form);
-      const digest = createHash('sha256').update(secret).digest();
+      const digest = createHash('sha256').update(secret).digest().subarray(0, 16); // 128-bit digest
       expect(dump.includes(digest.toString('hex')) || dump.includes(digest.toString('base64url'))).toBe(true);
     }
   });

@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createClient } from 'redis';
+import { createClient, RESP_TYPES, type RedisClientType } from 'redis';
 import { REDIS_SERVER_BIN } from './redis-server.js';
 
 export const REDIS_CLI_BIN = process.env.TEST_REDIS_CLI_BIN ?? '/usr/bin/redis-cli';
@@ -202,16 +202,27 @@ export async function deleteClusterKeys(url: string, prefix: string): Promise<vo
 }
 
 /** Like services.ts' `dumpRedis`, for a cluster: every key under a prefix with its content. */
+/**
+ * One key as a dump line. Strings may be binary (packed sessions): they are shown both as hex
+ * and as text, so a test can look for a secret in either form.
+ */
+export async function renderKey(client: RedisClientType<any, any, any, any, any>, key: string): Promise<string> {
+  const type = await client.type(key);
+  let value: unknown;
+  if (type === 'hash') value = await client.hGetAll(key);
+  else if (type === 'zset') value = await client.zRange(key, 0, -1);
+  else {
+    const raw = (await client.withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer }).get(key)) as Buffer | null;
+    value = raw ? { hex: raw.toString('hex'), text: raw.toString('latin1') } : null;
+  }
+  return `${key} ${JSON.stringify(value)}\n`;
+}
+
 export async function dumpClusterKeys(url: string, prefix: string): Promise<string> {
   let dump = '';
   await forEachMaster(url, async (client) => {
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
-      for (const key of keys) {
-        const type = await client.type(key);
-        const value =
-          type === 'hash' ? await client.hGetAll(key) : type === 'zset' ? await client.zRange(key, 0, -1) : await client.get(key);
-        dump += `${key} ${JSON.stringify(value)}\n`;
-      }
+      for (const key of keys) dump += await renderKey(client, key);
     }
   });
   return dump;

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { dumpClusterKeys } from './redis-cluster.js';
+import { dumpClusterKeys, renderKey } from './redis-cluster.js';
 import { inject } from 'vitest';
 
 const env = process.env;
@@ -98,12 +98,7 @@ export async function dumpRedis(prefix: string, url = REDIS_URL): Promise<string
   await client.connect();
   let dump = '';
   for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
-    for (const key of keys) {
-      const type = await client.type(key);
-      const value =
-        type === 'hash' ? await client.hGetAll(key) : type === 'zset' ? await client.zRange(key, 0, -1) : await client.get(key);
-      dump += `${key} ${JSON.stringify(value)}\n`;
-    }
+    for (const key of keys) dump += await renderKey(client as never, key);
   }
   client.destroy();
   return dump;

@@ -1,13 +1,21 @@
 /**
  * Sessions in Redis (standalone or cluster). Records expire by TTL; the scripts in
- * `session-scripts.ts` keep the per-user index exact. See there for the key layout.
+ * `session-scripts.ts` keep the per-user index exact. See there for the key layout and the
+ * packed session format.
  */
+import { createHash } from 'node:crypto';
 import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
 import type { SessionRecord } from '../../domain/session.js';
 import { slotTagOfSessionId, userSlotTag } from '../../domain/session-token.js';
 import type { User } from '../../domain/user.js';
 import type { RedisConnection } from './connection.js';
 import * as scripts from './session-scripts.js';
+
+/** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent] */
+type PackedFields = [string, string, number, number, number, number, number, string, string];
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const REMEMBER_ME = 1;
 
 export class RedisSessionStore implements SessionStore {
   constructor(
@@ -21,69 +29,68 @@ export class RedisSessionStore implements SessionStore {
     const base = this.baseOfSession(session.id);
     await this.redis.script(
       scripts.insertSession,
-      [`${base}s:${session.id}`],
+      [`${base}:s:${session.id}`],
       [
         base,
         session.id,
-        session.userId,
+        uidHex(session.userId),
         JSON.stringify(user),
         String(session.expiresAt),
         String(this.clock.now()),
         String(limits.keepAtMost),
-        ...encodeSession(session),
+        session.secretHash.toString('hex'),
+        String(session.createdAt),
+        String(session.lastSeenAt),
+        String(session.authenticatedAt),
+        String(session.rememberMe ? REMEMBER_ME : 0),
+        userAgentRef(session.userAgent),
+        session.ip,
+        session.userAgent,
       ],
     );
   }
 
   async find(sessionId: string): Promise<SessionWithUser | null> {
     const base = this.baseOfSession(sessionId);
-    const reply = await this.redis.script<[string[], string] | null>(
-      scripts.findSession,
-      [`${base}s:${sessionId}`],
-      [base],
-    );
+    const reply = await this.redis.script<[PackedFields, string] | null>(scripts.findSession, [`${base}:s:${sessionId}`], [base]);
     if (!reply) return null;
-    const [fields, userJson] = reply;
-    return { session: decodeSession(sessionId, fields), user: JSON.parse(userJson) as User };
+    return { session: decodeSession(sessionId, reply[0]), user: JSON.parse(reply[1]) as User };
   }
 
   async touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
     const base = this.baseOfSession(sessionId);
-    await this.redis.script(
-      scripts.touchSession,
-      [`${base}s:${sessionId}`],
-      [base, sessionId, String(lastSeenAt), String(expiresAt)],
-    );
+    await this.redis.script(scripts.touchSession, [`${base}:s:${sessionId}`], [base, sessionId, String(lastSeenAt), String(expiresAt)]);
   }
 
   async recordReauthentication(sessionId: string, at: number): Promise<void> {
     const base = this.baseOfSession(sessionId);
-    await this.redis.script(scripts.recordReauthentication, [`${base}s:${sessionId}`], [String(at)]);
+    await this.redis.script(scripts.recordReauthentication, [`${base}:s:${sessionId}`], [String(at)]);
   }
 
   async delete(sessionId: string): Promise<boolean> {
     const base = this.baseOfSession(sessionId);
-    const ended = await this.redis.script<number>(scripts.deleteSession, [`${base}s:${sessionId}`], [base, sessionId]);
+    const ended = await this.redis.script<number>(scripts.deleteSession, [`${base}:s:${sessionId}`], [base, sessionId]);
     return ended === 1;
   }
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     const base = this.baseOfUser(userId);
-    const reply = await this.redis.script<Array<string | string[]>>(
+    const reply = await this.redis.script<Array<string | PackedFields>>(
       scripts.listSessions,
-      [`${base}i:${userId}`],
+      [`${base}:i:${uidHex(userId)}`],
       [base, String(now)],
     );
     const sessions: SessionRecord[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      sessions.push(decodeSession(reply[i] as string, reply[i + 1] as string[]));
-    }
-    return sessions.filter((s) => s.expiresAt > now).sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt);
+    for (let i = 0; i < reply.length; i += 2) sessions.push(decodeSession(reply[i] as string, reply[i + 1] as PackedFields));
+    return sessions
+      .filter((s) => s.expiresAt > now)
+      .sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt);
   }
 
   async deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
     const base = this.baseOfUser(userId);
-    return this.redis.script<number>(scripts.deleteUserSessions, [`${base}i:${userId}`], [base, keepSessionId ?? '']);
+    const uid = uidHex(userId);
+    return this.redis.script<number>(scripts.deleteUserSessions, [`${base}:i:${uid}`], [base, uid, keepSessionId ?? '']);
   }
 
   ping(): Promise<void> {
@@ -91,41 +98,41 @@ export class RedisSessionStore implements SessionStore {
   }
 
   private baseOfSession(sessionId: string): string {
-    return `${this.prefix}{${slotTagOfSessionId(sessionId)}}:`;
+    return `${this.prefix}{${slotTagOfSessionId(sessionId)}}`;
   }
 
   private baseOfUser(userId: string): string {
-    return `${this.prefix}{${userSlotTag(userId)}}:`;
+    return `${this.prefix}{${userSlotTag(userId)}}`;
   }
 }
 
-function encodeSession(s: SessionRecord): string[] {
-  return [
-    'u', s.userId,
-    'h', s.secretHash.toString('base64url'),
-    'c', String(s.createdAt),
-    'l', String(s.lastSeenAt),
-    'e', String(s.expiresAt),
-    'r', s.rememberMe ? '1' : '0',
-    'a', String(s.authenticatedAt),
-    'i', s.ip,
-    'g', s.userAgent,
-  ];
+/** The packed format stores user ids as 16 bytes, so they must be UUIDs (Latch makes v4s). */
+function uidHex(userId: string): string {
+  if (!UUID.test(userId)) throw new Error('the Redis session store needs UUID user ids');
+  return userId.replace(/-/g, '').toLowerCase();
 }
 
-function decodeSession(id: string, flat: string[]): SessionRecord {
-  const f: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
+function uuidOf(hex: string): string {
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** 48 bits of SHA-256: collisions among the user agents that share one slot are negligible. */
+function userAgentRef(userAgent: string): string {
+  return createHash('sha256').update(userAgent).digest('hex').slice(0, 12);
+}
+
+function decodeSession(id: string, f: PackedFields): SessionRecord {
+  const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent] = f;
   return {
     id,
-    userId: f.u ?? '',
-    secretHash: Buffer.from(f.h ?? '', 'base64url'),
-    createdAt: Number(f.c),
-    lastSeenAt: Number(f.l),
-    expiresAt: Number(f.e),
-    rememberMe: f.r === '1',
-    authenticatedAt: Number(f.a),
-    ip: f.i ?? '',
-    userAgent: f.g ?? '',
+    userId: uuidOf(uid),
+    secretHash: Buffer.from(hash, 'hex'),
+    createdAt: Number(createdAt),
+    lastSeenAt: Number(lastSeenAt),
+    expiresAt: Number(expiresAt),
+    rememberMe: (Number(flags) & REMEMBER_ME) !== 0,
+    authenticatedAt: Number(authenticatedAt),
+    ip,
+    userAgent,
   };
 }
