@@ -22,7 +22,8 @@ import { lua } from './connection.js';
 
 const common = `
 local function hex2bin(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end
-local function bin2hex(b) return (b:gsub('.', function(c) return string.format('%02x', c:byte()) end)) end
+-- One string.format over all bytes: far cheaper than a gsub callback per byte (hot path).
+local function bin2hex(b) return string.format(string.rep('%02x', #b), string.byte(b, 1, -1)) end
 local function extend(key, at)
   local current = redis.call('PEXPIRETIME', key)
   if current < 0 or current < at then redis.call('PEXPIREAT', key, at) end
