@@ -1,10 +1,23 @@
-// Throughput benchmark: GET /api/auth/me on the built Latch server (Redis session store,
-// PostgreSQL users) against a bare Express 5 app doing one Redis GET per request.
-// Target: Latch reaches at least 0.9x the bare app's requests per second.
+// Latch benchmark, in phases (BENCH_PHASES picks them; default all):
+//   me       GET /api/auth/me on the built Latch server (Redis session store on the shared
+//            standalone Redis, PostgreSQL users) against a bare Express 5 app doing one Redis
+//            GET per request. Target: Latch reaches at least 0.9x the bare app's req/s.
+//   cluster  the same /me measurement with Latch on a private 6-node Redis Cluster
+//            (scripts/redis-cluster.sh), printed as a third row next to the two above.
+//   memory   Redis memory per session (all keys the store writes), RedisSessionStore used
+//            directly on a private redis-server. Target: <= 320 bytes per session.
+//   scale    listByUser / deleteByUser on a private redis-server loaded with
+//            BENCH_SCALE_SESSIONS sessions, against the same operations on an empty store.
 //
 //   npm run bench            (builds, then runs this file)
 //
 // Env (all optional):
+//   BENCH_PHASES       comma list of me,cluster,memory,scale   (default all)
+//   BENCH_SCALE_SESSIONS  sessions loaded by the scale phase     (default 1000000, 10 per user)
+//   BENCH_SCALE_RUNS   timed runs per scale operation (median)  (default 11)
+//   BENCH_CLUSTER_PORT first port tried for the private cluster (default 7501; +100 if taken)
+//   BENCH_REDIS_SERVER / BENCH_REDIS_CLI   binaries for the private servers
+//                      (default /usr/bin/redis-server, /usr/bin/redis-cli)
 //   BENCH_DURATION     seconds per measurement              (default 10)
 //   BENCH_WARMUP       seconds of warm-up per target        (default 3)
 //   BENCH_CONNECTIONS  autocannon connections               (default 50)
@@ -14,10 +27,14 @@
 //   BENCH_REDIS_URL    (default redis://127.0.0.1:6379)
 //   BENCH_NODE_ARGS    extra node flags for the Latch child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
 //
-// Exit code: 0 when both servers ran and every request answered 2xx (whether or not the
-// target is met — this is a report); 1 when a server fails to start or requests fail.
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// The private Redis servers (cluster, standalone) are stopped at the end, on failure and on
+// SIGINT/SIGTERM; the shared Redis only ever sees keys under a unique prefix, deleted at the end.
+//
+// Exit code: 0 when every phase ran and every request answered 2xx (whether or not a target
+// is met — this is a report); 1 when a server fails to start, requests fail, or the store
+// answers wrongly.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -27,6 +44,7 @@ import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { createClient } from 'redis';
+import { memoryPhase, scalePhase } from './store-phases.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -58,19 +76,29 @@ const dbName = `latch_bench_${runId}`;
 const redisPrefix = `latch-bench:${runId}:`;
 const bareKey = `${redisPrefix}bare:user`;
 
+const PHASES = ['me', 'cluster', 'memory', 'scale'];
+const REDIS_SERVER_BIN = process.env.BENCH_REDIS_SERVER || '/usr/bin/redis-server';
+const REDIS_CLI_BIN = process.env.BENCH_REDIS_CLI || '/usr/bin/redis-cli';
+const CLUSTER_SCRIPT = path.join(root, 'scripts/redis-cluster.sh');
+
 /** Everything to undo, in reverse order, whatever happens. */
 const children = new Set();
+/** Directories of private clusters started by scripts/redis-cluster.sh, still running. */
+const clusterDirs = new Set();
+/** Data directories of private standalone redis-servers. */
+const tempDirs = new Set();
 let adminPgUrl;
 let redisUrl;
 let dbCreated = false;
 let redisTouched = false;
 let cleaning;
+let interrupted = false;
 
 // ---------------------------------------------------------------------------------------------
 // Child processes
 
-function startChild(name, args, env) {
-  const child = spawn(process.execPath, args, {
+function startChild(name, args, env, command = process.execPath) {
+  const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -192,6 +220,17 @@ async function cleanup() {
   cleaning ??= (async () => {
     const problems = [];
     await Promise.all([...children].map((c) => stopChild(c).catch(() => {})));
+    for (const dir of [...clusterDirs]) {
+      try {
+        await stopCluster(dir);
+      } catch (err) {
+        problems.push(`could not stop the private cluster in ${dir}: ${err.message}`);
+      }
+    }
+    for (const dir of [...tempDirs]) {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    }
     if (dbCreated) {
       try {
         await withPg((c) => c.query(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`));
@@ -220,24 +259,118 @@ async function cleanup() {
 // Last resort if the process goes down without cleanup having finished.
 process.on('exit', () => {
   for (const c of children) c.child.kill('SIGKILL');
+  for (const dir of clusterDirs) {
+    try {
+      execFileSync('bash', [CLUSTER_SCRIPT, 'stop', dir], { stdio: 'ignore', timeout: 15_000 });
+    } catch {
+      // nothing more to do on the way out
+    }
+  }
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
+    interrupted = true;
     process.stderr.write(`\nbench: ${signal}, cleaning up...\n`);
     cleanup().finally(() => process.exit(130));
   });
 }
 
 // ---------------------------------------------------------------------------------------------
+// Private Redis servers (never the shared one)
+
+function runClusterScript(args) {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'bash',
+      [CLUSTER_SCRIPT, ...args],
+      { env: { ...process.env, REDIS_SERVER: REDIS_SERVER_BIN, REDIS_CLI: REDIS_CLI_BIN }, timeout: 90_000 },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`redis-cluster.sh ${args[0]} failed: ${stderr.trim() || error.message}`));
+        else resolve(stdout);
+      },
+    );
+  });
+}
+
+async function stopCluster(dir) {
+  await runClusterScript(['stop', dir]);
+  clusterDirs.delete(dir);
+}
+
+/** A 6-node cluster (3 masters, 3 replicas) on a block of free ports from BENCH_CLUSTER_PORT. */
+async function startPrivateCluster() {
+  for (const bin of [REDIS_SERVER_BIN, REDIS_CLI_BIN]) {
+    if (!existsSync(bin)) throw new BenchError(`${bin} not found (set BENCH_REDIS_SERVER / BENCH_REDIS_CLI)`);
+  }
+  const first = count('BENCH_CLUSTER_PORT', 7501);
+  const attempts = 4;
+  for (let attempt = 0; ; attempt++) {
+    const base = first + attempt * 100;
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'latch-bench-cluster-'));
+    clusterDirs.add(dir);
+    try {
+      await runClusterScript(['start', String(base), dir]);
+      const ports = Array.from({ length: 6 }, (_, i) => base + i);
+      return { dir, ports, url: `redis+cluster://${ports.map((p) => `127.0.0.1:${p}`).join(',')}` };
+    } catch (err) {
+      await stopCluster(dir).catch(() => rmSync(dir, { recursive: true, force: true }));
+      clusterDirs.delete(dir);
+      if (!/already in use/.test(err.message) || attempt + 1 >= attempts) throw new BenchError(err.message);
+    }
+  }
+}
+
+/** A standalone redis-server on a free port, nothing persisted; with an admin client to it. */
+async function startPrivateRedis() {
+  if (!existsSync(REDIS_SERVER_BIN)) throw new BenchError(`${REDIS_SERVER_BIN} not found (set BENCH_REDIS_SERVER)`);
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'latch-bench-redis-'));
+  tempDirs.add(dir);
+  const state = startChild(
+    `private redis-server :${port}`,
+    ['--port', String(port), '--bind', '127.0.0.1', '--protected-mode', 'yes', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {},
+    REDIS_SERVER_BIN,
+  );
+  const url = `redis://127.0.0.1:${port}`;
+  const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+  for (;;) {
+    if (state.exited) throw new BenchError(`${state.name} exited during startup (code ${state.exitCode})${childReport(state)}`);
+    const admin = createClient({ url, socket: { connectTimeout: 1_000, reconnectStrategy: false } });
+    admin.on('error', () => {});
+    try {
+      await admin.connect();
+      await admin.ping();
+      return {
+        url,
+        port,
+        admin,
+        async stop() {
+          admin.destroy();
+          await stopChild(state);
+          rmSync(dir, { recursive: true, force: true });
+          tempDirs.delete(dir);
+        },
+      };
+    } catch (err) {
+      admin.destroy();
+      if (Date.now() > deadline) throw new BenchError(`${state.name} did not answer PING: ${err.message}${childReport(state)}`);
+      await sleep(100);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Load
 
-async function registerUsers(baseUrl, n) {
+async function registerUsers(baseUrl, n, tag) {
   const cookies = [];
   const register = async (i) => {
     const res = await fetch(`${baseUrl}/api/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `bench-${runId}-${i}@example.com`, password: PASSWORD, name: `Bench User ${i}` }),
+      body: JSON.stringify({ email: `bench-${runId}-${tag}${i}@example.com`, password: PASSWORD, name: `Bench User ${i}` }),
       signal: AbortSignal.timeout(15_000),
     });
     const body = await res.text();
@@ -322,124 +455,200 @@ function table(rows, columns) {
   return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
 }
 
+function selectedPhases() {
+  const raw = process.env.BENCH_PHASES;
+  if (raw === undefined || raw.trim() === '') return new Set(PHASES);
+  const picked = raw.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean);
+  const unknown = picked.filter((p) => !PHASES.includes(p));
+  if (unknown.length > 0 || picked.length === 0) {
+    throw new BenchError(`BENCH_PHASES: unknown phase(s) ${unknown.join(', ')}; choose from ${PHASES.join(',')}`);
+  }
+  return new Set(picked);
+}
+
+/** Starts Latch on `latchRedisUrl`, registers users, measures /me, stops it. */
+async function measureLatch(label, latchRedisUrl, tag, opts) {
+  const port = await freePort();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const latch = startChild(`${label} (node dist/main.js)`, [...nodeArgs, 'dist/main.js'], {
+    DATABASE_URL: databaseUrlFor(dbName),
+    REDIS_URL: latchRedisUrl,
+    REDIS_KEY_PREFIX: redisPrefix,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  });
+  console.log(`Starting ${label} on ${baseUrl} ...`);
+  await waitReady(latch, `${baseUrl}/readyz`);
+  const t0 = Date.now();
+  const cookies = await registerUsers(baseUrl, opts.users, tag);
+  await checkCookies(baseUrl, cookies);
+  console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s; each cookie answers 200 on /me`);
+  const result = await measure(label, latch, baseUrl, cookies, opts);
+  if (latch.exited) throw new BenchError(`${label} exited during the run${childReport(latch)}`);
+  await stopChild(latch);
+  if (latch.output.trim()) console.log(`  note: ${label} printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+  return { result, cookies };
+}
+
 async function main() {
+  const phases = selectedPhases();
   const opts = {
     duration: seconds('BENCH_DURATION', 10),
     warmup: seconds('BENCH_WARMUP', 3),
     connections: count('BENCH_CONNECTIONS', 50),
     users: count('BENCH_USERS', 50),
   };
+  const scaleSessions = count('BENCH_SCALE_SESSIONS', 1_000_000);
+  const scaleRuns = count('BENCH_SCALE_RUNS', 11);
   adminPgUrl = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
   redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
+  const httpPhases = phases.has('me') || phases.has('cluster');
+  const failures = [];
 
   const cpus = os.cpus();
-  console.log('Latch benchmark: GET /api/auth/me vs bare Express 5 + one Redis GET');
+  console.log(`Latch benchmark — phases: ${PHASES.filter((p) => phases.has(p)).join(', ')}`);
   console.log(`  date        ${new Date().toISOString()}`);
   console.log(`  node        ${process.version} (${process.platform}/${process.arch})`);
   console.log(`  cores       ${os.availableParallelism?.() ?? cpus.length} (${cpus[0]?.model?.trim() ?? 'unknown'})`);
-  console.log(`  autocannon  ${require('autocannon/package.json').version}, ${opts.connections} connections, ` +
-    `${opts.warmup}s warm-up + ${opts.duration}s per target, ${opts.users} session cookies (load generator on the same machine)`);
-  console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
+  if (httpPhases) {
+    console.log(`  autocannon  ${require('autocannon/package.json').version}, ${opts.connections} connections, ` +
+      `${opts.warmup}s warm-up + ${opts.duration}s per target, ${opts.users} session cookies (load generator on the same machine)`);
+    console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
+  }
   console.log('');
 
-  // Services
-  try {
-    await withPg((c) => c.query(`CREATE DATABASE "${dbName}"`));
-  } catch (err) {
-    throw new BenchError(`cannot create database ${dbName} via ${adminPgUrl}: ${err.message}`);
-  }
-  dbCreated = true;
-  redisTouched = true;
-  try {
-    const record = {
-      id: '0190c3a5-7b1e-7cc2-9a4e-1f2d3c4b5a69',
-      email: 'bare-user@example.com',
-      name: 'Bare User',
-      emailVerified: false,
-      createdAt: Date.now(),
-      padding: 'x'.repeat(150),
-    };
-    await withRedis((c) => c.set(bareKey, JSON.stringify(record)));
-  } catch (err) {
-    throw new BenchError(`cannot write to Redis at ${redisUrl}: ${err.message}`);
-  }
+  // ---- GET /api/auth/me: standalone, cluster, bare -------------------------------------------
+  if (httpPhases) {
+    console.log('== GET /api/auth/me ==');
+    try {
+      await withPg((c) => c.query(`CREATE DATABASE "${dbName}"`));
+    } catch (err) {
+      throw new BenchError(`cannot create database ${dbName} via ${adminPgUrl}: ${err.message}`);
+    }
+    dbCreated = true;
 
-  const results = [];
+    const rows = {};
+    let cookies;
+    if (phases.has('me')) {
+      redisTouched = true;
+      try {
+        const record = {
+          id: '0190c3a5-7b1e-7cc2-9a4e-1f2d3c4b5a69',
+          email: 'bare-user@example.com',
+          name: 'Bare User',
+          emailVerified: false,
+          createdAt: Date.now(),
+          padding: 'x'.repeat(150),
+        };
+        await withRedis((c) => c.set(bareKey, JSON.stringify(record)));
+      } catch (err) {
+        throw new BenchError(`cannot write to Redis at ${redisUrl}: ${err.message}`);
+      }
+      const run = await measureLatch('latch on standalone redis', redisUrl, 's', opts);
+      rows.standalone = run.result;
+      cookies = run.cookies;
+    }
 
-  // Latch
-  {
-    const port = await freePort();
-    const baseUrl = `http://127.0.0.1:${port}`;
-    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-    const latch = startChild('latch (node dist/main.js)', [...nodeArgs, 'dist/main.js'], {
-      DATABASE_URL: databaseUrlFor(dbName),
-      REDIS_URL: redisUrl,
-      REDIS_KEY_PREFIX: redisPrefix,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'development',
-    });
-    console.log(`Starting Latch on ${baseUrl} ...`);
-    await waitReady(latch, `${baseUrl}/readyz`);
-    const t0 = Date.now();
-    const cookies = await registerUsers(baseUrl, opts.users);
-    await checkCookies(baseUrl, cookies);
-    console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s; each cookie answers 200 on /me`);
-    results.push(await measure('latch', latch, baseUrl, cookies, opts));
-    if (latch.exited) throw new BenchError(`Latch exited during the run${childReport(latch)}`);
-    await stopChild(latch);
-    if (latch.output.trim()) console.log(`  note: Latch printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+    if (phases.has('cluster')) {
+      console.log('Starting a private 6-node Redis Cluster (scripts/redis-cluster.sh) ...');
+      const t0 = Date.now();
+      const cluster = await startPrivateCluster();
+      console.log(`  cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s on ports ${cluster.ports[0]}-${cluster.ports.at(-1)}`);
+      try {
+        const run = await measureLatch('latch on redis cluster', cluster.url, 'c', opts);
+        rows.cluster = run.result;
+        cookies ??= run.cookies;
+      } finally {
+        await stopCluster(cluster.dir);
+      }
+    }
 
-    // Bare app, same cookies (ignored) so the requests are byte-for-byte the same.
-    const barePort = await freePort();
-    const bareUrl = `http://127.0.0.1:${barePort}`;
-    const bare = startChild('bare app (bench/bare-app.mjs)', ['bench/bare-app.mjs'], {
-      PORT: String(barePort),
-      REDIS_URL: redisUrl,
-      BARE_KEY: bareKey,
-      NODE_ENV: 'development',
-    });
-    console.log(`Starting bare Express app on ${bareUrl} ...`);
-    await waitReady(bare, `${bareUrl}/readyz`);
-    results.push(await measure('bare express+redis', bare, bareUrl, cookies, opts));
-    if (bare.exited) throw new BenchError(`bare app exited during the run${childReport(bare)}`);
-    await stopChild(bare);
-  }
+    if (phases.has('me')) {
+      // Bare app, same cookies (ignored) so the requests are byte-for-byte the same.
+      const barePort = await freePort();
+      const bareUrl = `http://127.0.0.1:${barePort}`;
+      const bare = startChild('bare app (bench/bare-app.mjs)', ['bench/bare-app.mjs'], {
+        PORT: String(barePort),
+        REDIS_URL: redisUrl,
+        BARE_KEY: bareKey,
+        NODE_ENV: 'development',
+      });
+      console.log(`Starting bare Express app on ${bareUrl} ...`);
+      await waitReady(bare, `${bareUrl}/readyz`);
+      rows.bare = await measure('bare express+redis', bare, bareUrl, cookies, opts);
+      if (bare.exited) throw new BenchError(`bare app exited during the run${childReport(bare)}`);
+      await stopChild(bare);
+    }
 
-  // Report
-  const fmt = (n, d = 2) => Number(n).toFixed(d);
-  console.log('');
-  console.log(
-    table(results, [
-      { title: 'target', get: (r) => r.label },
-      { title: 'req/s (avg)', get: (r) => fmt(r.rps, 0) },
-      { title: 'p50 ms', get: (r) => fmt(r.p50) },
-      { title: 'p99 ms', get: (r) => fmt(r.p99) },
-      { title: 'requests', get: (r) => r.total },
-      { title: 'non-2xx', get: (r) => r.non2xx },
-      { title: 'errors', get: (r) => r.errors },
-      { title: 'timeouts', get: (r) => r.timeouts },
-      { title: 'server CPU us/req', get: (r) => (r.cpuUsPerReq === undefined ? 'n/a' : fmt(r.cpuUsPerReq, 0)) },
-      { title: 'server cores busy', get: (r) => (r.cpuCores === undefined ? 'n/a' : fmt(r.cpuCores)) },
-    ]),
-  );
-  const [latchR, bareR] = results;
-  const ratio = latchR.rps / bareR.rps;
-  const met = ratio >= TARGET_RATIO;
-  console.log('');
-  console.log(`latch / bare = ${fmt(ratio)}x req/s   target >= ${TARGET_RATIO}x   ${met ? 'MET' : 'NOT MET'}`);
-  if (latchR.cpuUsPerReq !== undefined && bareR.cpuUsPerReq !== undefined) {
+    const results = [rows.standalone, rows.cluster, rows.bare].filter(Boolean);
+    const fmt = (n, d = 2) => Number(n).toFixed(d);
+    console.log('');
     console.log(
-      `server CPU per request: latch ${fmt(latchR.cpuUsPerReq, 0)} us vs bare ${fmt(bareR.cpuUsPerReq, 0)} us ` +
-        `(bare/latch = ${fmt(bareR.cpuUsPerReq / latchR.cpuUsPerReq)}x; the load generator shares the ${os.availableParallelism?.() ?? os.cpus().length} cores)`,
+      table(results, [
+        { title: 'target', get: (r) => r.label },
+        { title: 'req/s (avg)', get: (r) => fmt(r.rps, 0) },
+        { title: 'p50 ms', get: (r) => fmt(r.p50) },
+        { title: 'p99 ms', get: (r) => fmt(r.p99) },
+        { title: 'requests', get: (r) => r.total },
+        { title: 'non-2xx', get: (r) => r.non2xx },
+        { title: 'errors', get: (r) => r.errors },
+        { title: 'timeouts', get: (r) => r.timeouts },
+        { title: 'server CPU us/req', get: (r) => (r.cpuUsPerReq === undefined ? 'n/a' : fmt(r.cpuUsPerReq, 0)) },
+        { title: 'server cores busy', get: (r) => (r.cpuCores === undefined ? 'n/a' : fmt(r.cpuCores)) },
+      ]),
     );
+    console.log('');
+    if (rows.standalone && rows.bare) {
+      const ratio = rows.standalone.rps / rows.bare.rps;
+      console.log(`latch (standalone) / bare = ${fmt(ratio)}x req/s   target >= ${TARGET_RATIO}x   ${ratio >= TARGET_RATIO ? 'MET' : 'NOT MET'}`);
+    }
+    if (rows.cluster && rows.bare) {
+      const vsStandalone = rows.standalone ? `; cluster / standalone = ${fmt(rows.cluster.rps / rows.standalone.rps)}x` : '';
+      console.log(`latch (cluster) / bare = ${fmt(rows.cluster.rps / rows.bare.rps)}x req/s${vsStandalone} (6 redis-server nodes share the machine)`);
+    }
+    const withCpu = results.filter((r) => r.cpuUsPerReq !== undefined);
+    if (withCpu.length > 1) {
+      console.log(
+        `server CPU per request: ${withCpu.map((r) => `${r.label} ${fmt(r.cpuUsPerReq, 0)} us`).join(', ')} ` +
+          `(the load generator shares the ${os.availableParallelism?.() ?? os.cpus().length} cores)`,
+      );
+    }
+    const failed = results.filter((r) => r.non2xx > 0 || r.errors > 0 || r.timeouts > 0);
+    if (failed.length > 0) {
+      failures.push(`requests failed: ${failed.map((r) => `${r.label} (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`).join('; ')}`);
+    }
+    console.log('');
   }
 
-  const failed = results.filter((r) => r.non2xx > 0 || r.errors > 0 || r.timeouts > 0);
-  if (failed.length > 0) {
-    throw new BenchError(`requests failed: ${failed.map((r) => `${r.label} (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`).join('; ')}`);
+  // ---- RedisSessionStore on a private redis-server -------------------------------------------
+  if (phases.has('memory') || phases.has('scale')) {
+    const server = await startPrivateRedis();
+    const fail = (message) => {
+      throw new BenchError(message);
+    };
+    try {
+      console.log(`(private redis-server ${(await server.admin.info('server')).match(/redis_version:(\S+)/)?.[1] ?? '?'} on port ${server.port}, no persistence)`);
+      if (phases.has('memory')) {
+        console.log('== memory per session ==');
+        await server.admin.flushAll();
+        await memoryPhase({ url: server.url, admin: server.admin, table, fail });
+        console.log('');
+      }
+      if (phases.has('scale')) {
+        console.log('== scale ==');
+        await server.admin.flushAll();
+        await scalePhase({ url: server.url, admin: server.admin, table, fail, sessions: scaleSessions, runs: scaleRuns });
+        console.log('');
+      }
+    } finally {
+      await server.stop();
+    }
   }
+
+  if (failures.length > 0) throw new BenchError(failures.join('\n'));
 }
 
 let exitCode = 0;
@@ -447,8 +656,9 @@ try {
   await main();
 } catch (err) {
   exitCode = 1;
-  process.stderr.write(`\nbench failed: ${err instanceof BenchError ? err.message : err?.stack ?? String(err)}\n`);
+  // After SIGINT/SIGTERM, what fails next is the interruption itself: not worth a report.
+  if (!interrupted) process.stderr.write(`\nbench failed: ${err instanceof BenchError ? err.message : err?.stack ?? String(err)}\n`);
 } finally {
   await cleanup();
 }
-process.exit(exitCode);
+process.exit(interrupted ? 130 : exitCode);
