@@ -1,0 +1,309 @@
+// The Redis session store on its own, against a private redis-server (never the shared one):
+//   memory  bytes of Redis memory per session, every key the store writes counted
+//   scale   listByUser / deleteByUser on a store holding ~1M sessions vs on an empty store
+// Driven by bench/run.mjs, which starts and stops the private server. The store is the built
+// one (dist/), used directly, the way Latch uses it.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+
+const DAY_MS = 86_400_000;
+/** High enough that the per-user cap never ends a session of the 1,000-session user. */
+const KEEP_AT_MOST = 10_000;
+const MEMORY_TARGET_BYTES = 320;
+const BROWSER_UA =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36 Edg/126.0.2592.87';
+/** The same 120-character user agent for every session. */
+export const USER_AGENT = BROWSER_UA.padEnd(120, ' ').slice(0, 120);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
+
+async function loadStoreModules() {
+  const [{ connectRedis }, { RedisSessionStore }, { newSessionCredentials }] = await Promise.all([
+    import('../dist/adapters/redis/connection.js'),
+    import('../dist/adapters/redis/session-store.js'),
+    import('../dist/domain/session-token.js'),
+  ]);
+  return { connectRedis, RedisSessionStore, newSessionCredentials };
+}
+
+/**
+ * A store over the private server at `url`, plus what the phases need around it. `admin` is a
+ * plain node-redis client to the same private server (INFO, FLUSHALL, SCAN, MEMORY USAGE).
+ */
+async function openStore(url, admin, fail) {
+  const { connectRedis, RedisSessionStore, newSessionCredentials } = await loadStoreModules();
+  const conn = await connectRedis(url, { timeoutMs: 30_000, onError: () => {} });
+  const store = new RedisSessionStore(conn, { now: () => Date.now() }, 'latch:');
+
+  let userSeq = 0;
+  const newUser = () => {
+    const n = userSeq++;
+    return {
+      id: randomUUID(),
+      email: `bench.user.${String(n).padStart(7, '0')}@example.com`,
+      name: `Bench User ${n}`,
+      emailVerified: false,
+      createdAt: Date.now(),
+    };
+  };
+  let ipSeq = 0;
+  const insert = async (user) => {
+    const now = Date.now();
+    const creds = newSessionCredentials(random, user.id);
+    const n = ipSeq++;
+    const session = {
+      id: creds.id,
+      userId: user.id,
+      secretHash: creds.secretHash,
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: now + DAY_MS,
+      rememberMe: false,
+      authenticatedAt: now,
+      ip: `198.51.${(n >> 8) & 255}.${(n & 255) || 1}`,
+      userAgent: USER_AGENT,
+    };
+    await store.insert(session, user, { keepAtMost: KEEP_AT_MOST });
+    return session.id;
+  };
+  /** Runs `total` tasks with `concurrency` in flight; task(i) for i in [0, total). */
+  const pool = async (total, concurrency, task) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < total) await task(next++);
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker));
+  };
+  const sessionsFor = async (user, n, concurrency = 100) => {
+    const ids = [];
+    await pool(n, concurrency, async () => ids.push(await insert(user)));
+    return ids;
+  };
+  const usedMemory = async () => {
+    const info = await admin.info('memory');
+    const m = /^used_memory:(\d+)/m.exec(info);
+    if (!m) fail(`INFO memory has no used_memory: ${info.slice(0, 200)}`);
+    return Number(m[1]);
+  };
+  const flush = async () => {
+    await admin.flushAll('SYNC');
+  };
+  return { store, conn, newUser, insert, pool, sessionsFor, usedMemory, flush };
+}
+
+/** "latch:{ab}:s:<id>" for every key of that kind: the hash tag and long ids folded. */
+function keyShape(key) {
+  return key
+    .replace(/\{[^}]*\}/g, '{tag}')
+    .split(':')
+    .map((part) => (part.length >= 8 ? '<id>' : part))
+    .join(':');
+}
+
+/** Every key on the (private) server, grouped by shape and type, with MEMORY USAGE summed. */
+async function keyCensus(admin) {
+  const groups = new Map();
+  let total = 0;
+  for await (const batch of admin.scanIterator({ COUNT: 1000 })) {
+    const keys = Array.isArray(batch) ? batch : [batch];
+    const details = await Promise.all(
+      keys.map(async (key) => {
+        const [type, bytes] = await Promise.all([
+          admin.type(key),
+          admin.sendCommand(['MEMORY', 'USAGE', key, 'SAMPLES', '0']),
+        ]);
+        return { key, type, bytes: Number(bytes ?? 0) };
+      }),
+    );
+    for (const d of details) {
+      const id = `${keyShape(d.key)}\t${d.type}`;
+      const g = groups.get(id) ?? { shape: keyShape(d.key), type: d.type, count: 0, bytes: 0, sample: d.key };
+      g.count += 1;
+      g.bytes += d.bytes;
+      groups.set(id, g);
+      total += 1;
+    }
+  }
+  return { total, groups: [...groups.values()].sort((a, b) => b.count - a.count || a.shape.localeCompare(b.shape)) };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+export async function memoryPhase({ url, admin, table, fail, sessions = 20_000, perUser = 10 }) {
+  const s = await openStore(url, admin, fail);
+  try {
+    const users = Math.ceil(sessions / perUser);
+    console.log(`Memory per session: ${sessions} sessions over ${users} users (${perUser} each) on a private redis-server`);
+    console.log(`  user agent ${USER_AGENT.length} chars, IPv4, rememberMe false, expiry 1 day`);
+
+    // Load the scripts and let the allocator settle before the baseline.
+    await s.insert(s.newUser());
+    await s.flush();
+    await sleep(500);
+    const before = await s.usedMemory();
+
+    const t0 = performance.now();
+    const userList = Array.from({ length: users }, () => s.newUser());
+    let sampleId;
+    await s.pool(sessions, 100, async (i) => {
+      const id = await s.insert(userList[Math.floor(i / perUser)]);
+      sampleId ??= id;
+    });
+    const loadMs = performance.now() - t0;
+    await sleep(1_000);
+    const after = await s.usedMemory();
+
+    // Sanity: the store lists what was inserted.
+    const listed = await s.store.listByUser(userList[0].id, Date.now());
+    if (listed.length !== perUser) fail(`memory phase: listByUser returned ${listed.length} sessions, expected ${perUser}`);
+
+    const census = await keyCensus(admin);
+    const perSession = (after - before) / sessions;
+    const sampleKeys = [];
+    for await (const batch of admin.scanIterator({ MATCH: `*${sampleId}*`, COUNT: 1000 })) {
+      sampleKeys.push(...(Array.isArray(batch) ? batch : [batch]));
+    }
+    const sampleUsage = sampleKeys.length
+      ? await Promise.all(sampleKeys.map(async (k) => `${k} = ${await admin.sendCommand(['MEMORY', 'USAGE', k, 'SAMPLES', '0'])} bytes`))
+      : ['n/a (no key is named after the session id)'];
+
+    console.log(`  inserted in ${(loadMs / 1000).toFixed(1)}s; ${census.total} keys on the server`);
+    console.log('');
+    console.log(
+      table(census.groups, [
+        { title: 'key shape', get: (g) => g.shape },
+        { title: 'type', get: (g) => g.type },
+        { title: 'keys', get: (g) => g.count },
+        { title: 'MEMORY USAGE total', get: (g) => g.bytes },
+        { title: 'per key', get: (g) => (g.bytes / g.count).toFixed(0) },
+        { title: 'per session', get: (g) => (g.bytes / sessions).toFixed(1) },
+      ]),
+    );
+    console.log('');
+    console.log(`  MEMORY USAGE of one session key: ${sampleUsage.join('; ')}`);
+    console.log(`  used_memory before ${before}, after ${after} (+${after - before} bytes, 1s settle)`);
+    console.log(
+      `  bytes per session (all Latch keys, used_memory delta / ${sessions}) = ${perSession.toFixed(1)}   ` +
+        `target <= ${MEMORY_TARGET_BYTES}   ${perSession <= MEMORY_TARGET_BYTES ? 'MET' : 'NOT MET'}`,
+    );
+    return { perSession };
+  } finally {
+    await s.conn.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function timeRuns(runs, before, fn) {
+  const times = [];
+  for (let r = 0; r < runs; r++) {
+    if (before) await before(r);
+    const t0 = performance.now();
+    await fn();
+    times.push(performance.now() - t0);
+  }
+  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+}
+
+/** listByUser (10 and 1,000 sessions) and deleteByUser (1,000) for the given users. */
+async function measureOps(s, { small, heavy, heavySessions, runs, fail, label }) {
+  const check = async (userId, expected, what) => {
+    const got = await s.store.listByUser(userId, Date.now());
+    if (got.length !== expected) fail(`${label}: ${what} listByUser returned ${got.length} sessions, expected ${expected}`);
+  };
+  await check(small.id, 10, '10-session user');
+  await check(heavy.id, heavySessions, `${heavySessions}-session user`);
+  const list10 = await timeRuns(runs, null, () => s.store.listByUser(small.id, Date.now()));
+  const list1k = await timeRuns(runs, null, () => s.store.listByUser(heavy.id, Date.now()));
+  const del1k = await timeRuns(
+    runs,
+    async (r) => {
+      if (r > 0) await s.sessionsFor(heavy, heavySessions);
+    },
+    async () => {
+      const ended = await s.store.deleteByUser(heavy.id);
+      if (ended !== heavySessions) fail(`${label}: deleteByUser ended ${ended} sessions, expected ${heavySessions}`);
+    },
+  );
+  return { list10, list1k, del1k };
+}
+
+export async function scalePhase({ url, admin, table, fail, sessions, perUser = 10, heavySessions = 1_000, runs = 11, concurrency = 300 }) {
+  const s = await openStore(url, admin, fail);
+  try {
+    const users = Math.ceil(sessions / perUser);
+    console.log(
+      `Scale: ${sessions} sessions over ${users} users (${perUser} each) + one user with ${heavySessions} sessions, ` +
+        `private redis-server; ${concurrency} inserts in flight; median of ${runs} runs`,
+    );
+    await s.flush();
+    await s.insert(s.newUser()); // loads the scripts
+    await s.flush();
+    const before = await s.usedMemory();
+
+    const userList = Array.from({ length: users }, () => s.newUser());
+    const t0 = performance.now();
+    let lastReport = t0;
+    let done = 0;
+    await s.pool(sessions, concurrency, async (i) => {
+      await s.insert(userList[Math.floor(i / perUser)]);
+      done++;
+      if (process.stdout.isTTY && performance.now() - lastReport > 2_000) {
+        lastReport = performance.now();
+        process.stdout.write(`\r  loading... ${done}/${sessions}`);
+      }
+    });
+    const loadMs = performance.now() - t0;
+    if (process.stdout.isTTY) process.stdout.write('\r');
+    const heavy = s.newUser();
+    await s.sessionsFor(heavy, heavySessions);
+    const dbsize = await admin.dbSize();
+    const loadedMemory = await s.usedMemory();
+    console.log(
+      `  loaded ${sessions} sessions in ${(loadMs / 1000).toFixed(1)}s (${Math.round(sessions / (loadMs / 1000))} inserts/s); ` +
+        `${dbsize} keys, used_memory ${(loadedMemory / 2 ** 20).toFixed(0)} MiB ` +
+        `(${((loadedMemory - before) / (sessions + heavySessions)).toFixed(0)} bytes/session)`,
+    );
+
+    const small = userList[Math.floor(users / 2)];
+    const loaded = await measureOps(s, { small, heavy, heavySessions, runs, fail, label: 'loaded store' });
+
+    await s.flush();
+    const emptySmall = s.newUser();
+    const emptyHeavy = s.newUser();
+    await s.sessionsFor(emptySmall, 10);
+    await s.sessionsFor(emptyHeavy, heavySessions);
+    const emptyKeys = await admin.dbSize();
+    const empty = await measureOps(s, { small: emptySmall, heavy: emptyHeavy, heavySessions, runs, fail, label: 'empty store' });
+    await s.flush();
+
+    const ms = (t) => t.median.toFixed(2);
+    const range = (t) => `${t.min.toFixed(2)}-${t.max.toFixed(2)}`;
+    const rows = [
+      { op: 'listByUser, 10-session user', a: loaded.list10, b: empty.list10 },
+      { op: `listByUser, ${heavySessions}-session user`, a: loaded.list1k, b: empty.list1k },
+      { op: `deleteByUser, ${heavySessions}-session user`, a: loaded.del1k, b: empty.del1k },
+    ];
+    console.log('');
+    console.log(
+      table(rows, [
+        { title: 'operation (median ms)', get: (r) => r.op },
+        { title: `loaded (${dbsize} keys)`, get: (r) => ms(r.a) },
+        { title: 'min-max', get: (r) => range(r.a) },
+        { title: `empty (${emptyKeys} keys)`, get: (r) => ms(r.b) },
+        { title: 'min-max', get: (r) => range(r.b) },
+        { title: 'loaded/empty', get: (r) => `${(r.a.median / r.b.median).toFixed(2)}x` },
+      ]),
+    );
+    return { loadMs, loaded, empty };
+  } finally {
+    await s.conn.close();
+  }
+}
