@@ -7,8 +7,9 @@
  * slot; scripts derive key names from <base> = "<prefix>{<tag>}" and so never leave the slot
  * of their first key:
  *   <base>:s:<sessionId>  string  the session, packed (below); its TTL is the session's expiry
- *   <base>:u:<uidHex>     string  the user's public fields (JSON), so `find` is one round trip
- *   <base>:i:<uidHex>     zset    the user's session ids, scored by expiry
+ *   <base>:u:<uidHex>     string  the user's public fields (a JSON array), so `find` is one round trip
+ *   <base>:i:<uidHex>     zset    the user's session ids, scored by expiry in whole seconds
+ *                                 (rounded up: small integers pack tighter than milliseconds)
  *   <base>:g:<uaRefHex>   string  a user agent, shared by the sessions (of any user in the slot)
  *                                 that send the same one
  *
@@ -30,6 +31,9 @@ local function extend(key, at)
 end
 local function uidOf(v) return bin2hex(v:sub(2, 17)) end
 local function uaKeyOf(base, v) return base .. ':g:' .. bin2hex(v:sub(53, 58)) end
+local function indexScore(ms) return math.ceil(ms / 1000) end
+-- An entry scored s expires at or before s*1000 ms: it is surely over once s*1000 <= now.
+local function pruneIndex(key, now) redis.call('ZREMRANGEBYSCORE', key, '-inf', math.floor(now / 1000)) end
 local function lastSeenOf(v) return (struct.unpack('>I6', v, 40)) end
 local function decode(base, key, v)
   local createdAt, lastSeenAt, authenticatedAt, flags = struct.unpack('>I6I6I6B', v, 34)
@@ -56,8 +60,8 @@ redis.call('SET', userKey, user, 'KEEPTTL')
 extend(userKey, expiresAt)
 redis.call('SET', uaKey, ARGV[15], 'KEEPTTL')
 extend(uaKey, expiresAt)
-redis.call('ZREMRANGEBYSCORE', indexKey, '-inf', now)
-redis.call('ZADD', indexKey, expiresAt, sid)
+pruneIndex(indexKey, now)
+redis.call('ZADD', indexKey, indexScore(expiresAt), sid)
 extend(indexKey, expiresAt)
 if redis.call('ZCARD', indexKey) > keepAtMost then
   local live = {}
@@ -91,7 +95,7 @@ local expiresAt = tonumber(ARGV[4])
 redis.call('SETRANGE', KEYS[1], 39, struct.pack('>I6', tonumber(ARGV[3])))
 redis.call('PEXPIREAT', KEYS[1], expiresAt)
 local uid = uidOf(v)
-redis.call('ZADD', ARGV[1] .. ':i:' .. uid, 'XX', expiresAt, ARGV[2])
+redis.call('ZADD', ARGV[1] .. ':i:' .. uid, 'XX', indexScore(expiresAt), ARGV[2])
 extend(ARGV[1] .. ':i:' .. uid, expiresAt)
 extend(ARGV[1] .. ':u:' .. uid, expiresAt)
 extend(uaKeyOf(ARGV[1], v), expiresAt)
@@ -116,7 +120,7 @@ return 1
 
 /** KEYS[1]=index; ARGV: base, now. Prunes expired ids; returns {sessionId, fields} pairs. */
 export const listSessions = lua(`${common}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+pruneIndex(KEYS[1], tonumber(ARGV[2]))
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. ':s:' .. sid

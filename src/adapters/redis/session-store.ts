@@ -34,7 +34,7 @@ export class RedisSessionStore implements SessionStore {
         base,
         session.id,
         uidHex(session.userId),
-        JSON.stringify(user),
+        encodeUser(user),
         String(session.expiresAt),
         String(this.clock.now()),
         String(limits.keepAtMost),
@@ -54,7 +54,7 @@ export class RedisSessionStore implements SessionStore {
     const base = this.baseOfSession(sessionId);
     const reply = await this.redis.script<[PackedFields, string] | null>(scripts.findSession, [`${base}:s:${sessionId}`], [base]);
     if (!reply) return null;
-    return { session: decodeSession(sessionId, reply[0]), user: JSON.parse(reply[1]) as User };
+    return { session: decodeSession(sessionId, reply[0]), user: decodeUser(reply[1]) };
   }
 
   async touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
@@ -119,6 +119,16 @@ function uuidOf(hex: string): string {
 /** 48 bits of SHA-256: collisions among the user agents that share one slot are negligible. */
 function userAgentRef(userAgent: string): string {
   return createHash('sha256').update(userAgent).digest('hex').slice(0, 12);
+}
+
+/** [id, email, name, emailVerified (0/1), createdAt]: a bare array, to keep the key small. */
+function encodeUser(user: User): string {
+  return JSON.stringify([user.id, user.email, user.name, user.emailVerified ? 1 : 0, user.createdAt]);
+}
+
+function decodeUser(json: string): User {
+  const [id, email, name, emailVerified, createdAt] = JSON.parse(json) as [string, string, string, number, number];
+  return { id, email, name, emailVerified: emailVerified === 1, createdAt };
 }
 
 function decodeSession(id: string, f: PackedFields): SessionRecord {
