@@ -33,9 +33,10 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   const { config } = deps;
   const router = Router();
   router.use(prelude(config));
+  // Routes are added to this one router (no nested routers): fewer layers per request.
   const routeDeps = { ...deps, clientIp: clientIpResolver(config.trustProxy) };
-  router.use(authRoutes(routeDeps));
-  router.use(accountRoutes(routeDeps));
+  authRoutes(router, routeDeps);
+  accountRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   router.use(errorHandler(deps.logger));
   return router;
@@ -46,13 +47,10 @@ function prelude(config: Config): RequestHandler {
   // CORS answers trusted origins only, never a reflection of whatever Origin arrives.
   const corsHeaders = cors({ origin: (origin, done) => done(null, origin !== undefined && trusted.has(origin)), credentials: true });
   const crossSite = crossSiteProtection({ publicOrigin: config.publicUrl, trustedOrigins: config.trustedOrigins });
-  const [bodyGate, bodyParser] = jsonBody() as [RequestHandler, RequestHandler];
+  const body = jsonBody();
 
   const afterCors: RequestHandler = (req, res, next) =>
-    crossSite(req, res, (error?: unknown) => {
-      if (error) return next(error);
-      bodyGate(req, res, (gateError?: unknown) => (gateError ? next(gateError) : bodyParser(req, res, next)));
-    });
+    crossSite(req, res, (error?: unknown) => (error ? next(error) : body(req, res, next)));
 
   return (req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');

@@ -21,6 +21,7 @@ export function createServerApp(latch: Latch): Express {
     }),
   );
   app.use(requestLog(latch.logger, { skip: (path) => path === '/healthz' }));
+  app.use('/api/auth', latch.router);
 
   app.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');
@@ -32,12 +33,10 @@ export function createServerApp(latch: Latch): Express {
     res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'unavailable', ...readiness.checks });
   });
 
-  app.use('/api', (_req, res, next) => {
-    res.setHeader('Cache-Control', 'no-store');
-    next();
+  app.use((req, res) => {
+    if (req.path.startsWith('/api')) res.setHeader('Cache-Control', 'no-store');
+    sendError(res, 'not_found', 'Not found');
   });
-  app.use('/api/auth', latch.router);
-  app.use((_req, res) => sendError(res, 'not_found', 'Not found'));
   app.use(errorHandler(latch.logger));
   return app;
 }

@@ -14,9 +14,12 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
   return Number.isNaN(length) || length > 0;
 }
 
-export function jsonBody(limit = BODY_LIMIT_BYTES): RequestHandler[] {
-  const gate: RequestHandler = (req, _res, next) => {
-    if (!hasBody(req.headers)) return next();
+export function jsonBody(limit = BODY_LIMIT_BYTES): RequestHandler {
+  // `strict` accepts only objects and arrays at the top level; JSON.parse turns a
+  // "__proto__" key into an own property, never the prototype.
+  const parse = express.json({ limit, strict: true, type: 'application/json' });
+  return (req, res, next) => {
+    if (!hasBody(req.headers)) return next(); // GET and friends: nothing to read
     const declared = Number(req.headers['content-length']);
     if (declared > limit) {
       return next(new LatchError('payload_too_large', `Request body is larger than ${limit} bytes`));
@@ -24,9 +27,6 @@ export function jsonBody(limit = BODY_LIMIT_BYTES): RequestHandler[] {
     if (!req.is('application/json')) {
       return next(new LatchError('unsupported_media_type', 'Request body must be application/json'));
     }
-    next();
+    parse(req, res, next);
   };
-  // `strict` accepts only objects and arrays at the top level; JSON.parse turns a
-  // "__proto__" key into an own property, never the prototype.
-  return [gate, express.json({ limit, strict: true, type: 'application/json' })];
 }

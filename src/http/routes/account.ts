@@ -2,7 +2,7 @@
  * Sessions and account of the signed-in user (API.md, "Endpoints"): list and end sessions,
  * re-authenticate, change the password, delete the account.
  */
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AccountService } from '../../domain/account-service.js';
 import { LatchError } from '../../domain/errors.js';
 import type { Clock } from '../../domain/ports.js';
@@ -24,17 +24,17 @@ export interface AccountRoutesDeps {
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
-export function accountRoutes({ account, cookie, guards, clock, clientIp }: AccountRoutesDeps): Router {
-  const router = Router();
-  router.use(['/sessions', '/reauth', '/password', '/account'], guards.requireAuth);
+/** Adds the routes to `router`; every one of them needs a signed-in user. */
+export function accountRoutes(router: Router, { account, cookie, guards, clock, clientIp }: AccountRoutesDeps): void {
+  const { requireAuth } = guards;
 
-  router.get('/sessions', async (req, res) => {
+  router.get('/sessions', requireAuth, async (req, res) => {
     const { user, session } = req.latch!;
     const sessions = await account.listSessions(user.id);
     sendJson(res, 200, { sessions: sessions.map((s) => toPublicSession(s, session.id)) });
   });
 
-  router.delete('/sessions/:id', async (req, res) => {
+  router.delete('/sessions/:id', requireAuth, async (req, res) => {
     const { user, session } = req.latch!;
     const id = String(req.params.id);
     if (!SESSION_ID.test(id)) throw new LatchError('not_found', 'No such session');
@@ -43,30 +43,29 @@ export function accountRoutes({ account, cookie, guards, clock, clientIp }: Acco
     res.status(204).end();
   });
 
-  router.delete('/sessions', async (req, res) => {
+  router.delete('/sessions', requireAuth, async (req, res) => {
     const { user, session } = req.latch!;
     sendJson(res, 200, { revoked: await account.revokeOtherSessions(user.id, session.id) });
   });
 
-  router.post('/reauth', async (req, res) => {
+  router.post('/reauth', requireAuth, async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
     const session = await account.reauthenticate(req.latch!, password);
     sendJson(res, 200, { session: toPublicSession(session, session.id) });
   });
 
-  router.post('/password', async (req, res) => {
+  router.post('/password', requireAuth, async (req, res) => {
     const body = parseBody(changePasswordBody, req.body);
     const issued = await account.changePassword(req.latch!, body, clientInfo(req, clientIp));
     cookie.issue(res, issued, clock.now());
     sendJson(res, 200, { user: toPublicUser(issued.user) });
   });
 
-  router.delete('/account', async (req, res) => {
+  router.delete('/account', requireAuth, async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
     await account.deleteAccount(req.latch!, password);
     cookie.clear(res);
     res.status(204).end();
   });
 
-  return router;
 }

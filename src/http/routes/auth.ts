@@ -1,5 +1,5 @@
 /** register, login, logout, me (API.md, "Endpoints"). Parse, call the domain, answer. */
-import { Router, type Request, type Response } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { AuthService, ClientInfo, IssuedSession } from '../../domain/auth-service.js';
 import type { ClientIp } from '../client-ip.js';
 import type { Clock } from '../../domain/ports.js';
@@ -17,8 +17,8 @@ export interface AuthRoutesDeps {
   clientIp: ClientIp;
 }
 
-export function authRoutes({ auth, cookie, guards, clock, clientIp }: AuthRoutesDeps): Router {
-  const router = Router();
+/** Adds the routes to `router`. */
+export function authRoutes(router: Router, { auth, cookie, guards, clock, clientIp }: AuthRoutesDeps): void {
 
   const issue = (res: Response, issued: IssuedSession) => cookie.issue(res, issued, clock.now());
 
@@ -47,7 +47,6 @@ export function authRoutes({ auth, cookie, guards, clock, clientIp }: AuthRoutes
     sendJson(res, 200, { user: toPublicUser(user), session: toPublicSession(session, session.id) });
   });
 
-  return router;
 }
 
 export function clientInfo(req: Request, clientIp: ClientIp): ClientInfo {
