@@ -3,6 +3,7 @@
  * stops the start with a message naming the variable. Security switches are named for what
  * they turn on, and no value can weaken hashing or checks below the documented floors.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const DURATION = /^(\d+)(ms|s|m|h|d)$/;
@@ -65,6 +66,11 @@ const trustProxy = z.union([
   }),
 ]);
 
+/** As many hashes at once as there are cores. */
+function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism());
+}
+
 const schema = z.object({
   port: integer(0, 65535).default(3000),
   host: z.string().min(1).default('127.0.0.1'),
@@ -81,6 +87,17 @@ const schema = z.object({
   passwordMinLength: integer(8, 64).default(15),
   passwordMaxLength: integer(64, 1024).default(256),
   loginMaxFailures: integer(1, 1000).default(5),
+  loginFailureWindow: duration.prefault('15m'),
+  loginIpMaxFailures: integer(1, 1_000_000).default(100),
+  loginIpWindow: duration.prefault('1d'),
+  loginAccountMaxFailures: integer(1, 1_000_000).default(30),
+  loginAccountWindow: duration.prefault('5m'),
+  registerIpMax: integer(1, 1_000_000).default(10),
+  registerIpWindow: duration.prefault('1h'),
+  /** Password hashes computed at once; more wait in a queue of `hashQueueLimit`, then 503. */
+  hashConcurrency: integer(1, 64).default(defaultHashConcurrency()),
+  hashQueueLimit: integer(0, 100_000).default(32),
+  eventRetention: duration.prefault('90d'),
   metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
   maxSessionsPerUser: integer(1, 10_000).default(50),
   requireEmailVerification: flag.default(false),
@@ -107,7 +124,12 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   sessionIdleTimeout: 'SESSION_IDLE_TIMEOUT', sessionAbsoluteTimeout: 'SESSION_ABSOLUTE_TIMEOUT',
   rememberMeTimeout: 'REMEMBER_ME_TIMEOUT', reauthWindow: 'REAUTH_WINDOW',
   passwordMinLength: 'PASSWORD_MIN_LENGTH', passwordMaxLength: 'PASSWORD_MAX_LENGTH',
-  loginMaxFailures: 'LOGIN_MAX_FAILURES', metricsToken: 'METRICS_TOKEN', maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
+  loginMaxFailures: 'LOGIN_MAX_FAILURES', loginFailureWindow: 'LOGIN_FAILURE_WINDOW',
+  loginIpMaxFailures: 'LOGIN_IP_MAX_FAILURES', loginIpWindow: 'LOGIN_IP_WINDOW',
+  loginAccountMaxFailures: 'LOGIN_ACCOUNT_MAX_FAILURES', loginAccountWindow: 'LOGIN_ACCOUNT_WINDOW',
+  registerIpMax: 'REGISTER_IP_MAX', registerIpWindow: 'REGISTER_IP_WINDOW',
+  hashConcurrency: 'HASH_CONCURRENCY', hashQueueLimit: 'HASH_QUEUE_LIMIT', eventRetention: 'EVENT_RETENTION',
+  metricsToken: 'METRICS_TOKEN', maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
   requireEmailVerification: 'REQUIRE_EMAIL_VERIFICATION', smtpUrl: 'SMTP_URL', publicUrl: 'PUBLIC_URL',
   argon2MemoryCost: 'ARGON2_MEMORY_COST', argon2TimeCost: 'ARGON2_TIME_COST', argon2Parallelism: 'ARGON2_PARALLELISM',
   dependencyTimeout: 'DEPENDENCY_TIMEOUT', logLevel: 'LOG_LEVEL', redisKeyPrefix: 'REDIS_KEY_PREFIX',

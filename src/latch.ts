@@ -8,6 +8,10 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import { Argon2Hasher } from './adapters/argon2-hasher.js';
+import { LatchMetrics } from './adapters/metrics.js';
+import { createRateLimiter, type LimiterBackend } from './adapters/rate-limit/rlf-limiter.js';
+import { SqlAuditLog } from './adapters/sql/audit-log.js';
+import { LoginThrottle } from './domain/login-throttle.js';
 import { AccountService } from './domain/account-service.js';
 import { Credentials } from './domain/credentials.js';
 import { SessionIssuer } from './domain/session-issuer.js';
@@ -50,6 +54,7 @@ export interface Latch {
   loadSession: RequestHandler;
   auth: AuthService;
   logger: Logger;
+  metrics: LatchMetrics;
   readiness(): Promise<Readiness>;
   close(): Promise<void>;
 }
@@ -57,6 +62,8 @@ export interface Latch {
 const systemClock: Clock = { now: () => Date.now() };
 const cryptoRandom: Random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
 const SWEEP_INTERVAL_MS = 10 * 60_000;
+/** How long an IP stays "known" for an account after a successful login (exempt from the per-account limit). */
+const KNOWN_IP_MEMORY_MS = 30 * 86_400_000;
 
 export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const { logger: givenLogger, clock = systemClock, ...input } = options;
@@ -85,17 +92,19 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     throw error;
   }
 
+  const metrics = new LatchMetrics();
   const users = new SqlUserRepository(database.db);
   const sqlSessions = redis ? undefined : new SqlSessionStore(database.db);
   const sessions: SessionStore = redis ? new RedisSessionStore(redis, clock, config.redisKeyPrefix) : sqlSessions!;
-  const credentials = new Credentials(
-    users,
-    new Argon2Hasher({
-      memoryCost: config.argon2MemoryCost,
-      timeCost: config.argon2TimeCost,
-      parallelism: config.argon2Parallelism,
-    }),
+  const audit = new SqlAuditLog(database.db);
+  const events = metrics.observe(audit);
+  const hasher = new Argon2Hasher(
+    { memoryCost: config.argon2MemoryCost, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
+    { concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit },
+    { measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds) },
   );
+  metrics.watchHashQueue(() => hasher.queueDepth);
+  const credentials = new Credentials(users, hasher);
   const passwordPolicy = new PasswordPolicy(
     { minLength: config.passwordMinLength, maxLength: config.passwordMaxLength },
     dictionary['passwords-common'],
@@ -114,7 +123,32 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     random: cryptoRandom,
     maxSessionsPerUser: config.maxSessionsPerUser,
   });
-  const auth = new AuthService({ users, sessions, credentials, issuer, passwordPolicy, sessionPolicy, clock, random: cryptoRandom });
+
+  // Counters live where the sessions live, so every instance shares them.
+  const backend: LimiterBackend = redis ? { kind: 'redis', client: redis.client } : { kind: 'sql', driver: database.driver };
+  const limiter = (name: string, points: number, durationMs: number) =>
+    createRateLimiter(backend, { keyPrefix: `${config.redisKeyPrefix}rl:${name}`, points, durationMs, timeoutMs });
+  const loginThrottle = new LoginThrottle({
+    pair: limiter('login-pair', config.loginMaxFailures, config.loginFailureWindow),
+    ip: limiter('login-ip', config.loginIpMaxFailures, config.loginIpWindow),
+    account: limiter('login-account', config.loginAccountMaxFailures, config.loginAccountWindow),
+    knownIp: limiter('known-ip', 1, KNOWN_IP_MEMORY_MS),
+  });
+  const registrationLimit = limiter('register-ip', config.registerIpMax, config.registerIpWindow);
+
+  const auth = new AuthService({
+    users,
+    sessions,
+    credentials,
+    issuer,
+    passwordPolicy,
+    sessionPolicy,
+    clock,
+    random: cryptoRandom,
+    loginThrottle,
+    registrationLimit,
+    events,
+  });
   const account = new AccountService({
     users,
     sessions,
@@ -123,18 +157,21 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     passwordPolicy,
     clock,
     reauthWindowMs: config.reauthWindow,
+    audit,
+    events,
   });
 
   const cookie = sessionCookie(config.cookieSecure);
   const guards = sessionMiddleware(auth, cookie, clock);
-  const router = createApiRouter({ config, auth, account, cookie, guards, clock, logger });
+  const router = createApiRouter({ config, auth, account, cookie, guards, clock, logger, metrics });
 
-  // SQL sessions need a sweep of expired rows; Redis expires its keys itself.
-  const sweep = sqlSessions
-    ? setInterval(() => {
-        sqlSessions.purgeExpired(clock.now()).catch((err) => logger.warn({ err }, 'session sweep failed'));
-      }, SWEEP_INTERVAL_MS).unref()
-    : undefined;
+  // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
+  // (Redis expires its keys itself).
+  const sweep = setInterval(() => {
+    const now = clock.now();
+    audit.prune(now - config.eventRetention).catch((err) => logger.warn({ err }, 'audit retention sweep failed'));
+    sqlSessions?.purgeExpired(now).catch((err) => logger.warn({ err }, 'session sweep failed'));
+  }, SWEEP_INTERVAL_MS).unref();
 
   const probe = (check: () => Promise<void>) =>
     check().then(
@@ -152,8 +189,9 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       const [db, store] = await Promise.all([probe(() => users.ping()), probe(() => sessions.ping())]);
       return { ready: db && store, checks: { database: db, sessionStore: store } };
     },
+    metrics,
     async close() {
-      if (sweep) clearInterval(sweep);
+      clearInterval(sweep);
       await redis?.close();
       await database.close();
     },

@@ -1,10 +1,15 @@
 /**
  * argon2id in PHC string format (node-argon2). Hashing runs on libuv's thread pool, never on
- * the event loop. `needsRehash` compares a stored hash's parameters with the configured ones,
- * so raising the cost upgrades every account at its next successful login.
+ * the event loop, and at most `concurrency` at once: the rest wait in a bounded queue, and past
+ * it the request is refused with 503 instead of piling up memory (a login storm cannot starve
+ * authenticated traffic of CPU or grow without bound). `needsRehash` compares a stored hash's
+ * parameters with the configured ones, so raising the cost upgrades every account at its next
+ * successful login.
  */
 import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { UnavailableError } from '../domain/errors.js';
 import type { PasswordHasher, VerifyResult } from '../domain/ports.js';
 
 export interface Argon2Params {
@@ -13,20 +18,43 @@ export interface Argon2Params {
   parallelism: number;
 }
 
+export interface HashingLimits {
+  concurrency: number;
+  queueLimit: number;
+}
+
+export interface HashingObserver {
+  /** Seconds of argon2 work for one operation. */
+  measured(operation: 'hash' | 'verify', seconds: number): void;
+}
+
 export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
+  private readonly limit: LimitFunction;
 
-  constructor(private readonly params: Argon2Params) {}
+  constructor(
+    private readonly params: Argon2Params,
+    private readonly limits: HashingLimits,
+    private readonly observer?: HashingObserver,
+  ) {
+    this.limit = pLimit(limits.concurrency);
+  }
+
+  /** Operations waiting for a hashing slot. */
+  get queueDepth(): number {
+    return this.limit.pendingCount;
+  }
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id, ...this.params });
+    return this.run('hash', () => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
   }
 
   async verify(hash: string, password: string): Promise<VerifyResult> {
     let ok: boolean;
     try {
-      ok = await argon2.verify(hash, password);
-    } catch {
+      ok = await this.run('verify', () => argon2.verify(hash, password));
+    } catch (error) {
+      if (error instanceof UnavailableError) throw error;
       // A corrupt or foreign hash in the database must not turn into a 500 or a login.
       return { ok: false };
     }
@@ -36,7 +64,22 @@ export class Argon2Hasher implements PasswordHasher {
 
   async verifyDummy(password: string): Promise<void> {
     // A real hash made with the live parameters, so the work matches a true verify.
-    this.dummyHash ??= this.hash(randomBytes(32).toString('base64url'));
-    await argon2.verify(await this.dummyHash, password);
+    this.dummyHash ??= argon2.hash(randomBytes(32).toString('base64url'), { type: argon2.argon2id, ...this.params });
+    const dummy = await this.dummyHash;
+    await this.run('verify', () => argon2.verify(dummy, password));
+  }
+
+  private run<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+    if (this.limit.activeCount >= this.limits.concurrency && this.limit.pendingCount >= this.limits.queueLimit) {
+      return Promise.reject(new UnavailableError('password hashing'));
+    }
+    return this.limit(async () => {
+      const started = process.hrtime.bigint();
+      try {
+        return await work();
+      } finally {
+        this.observer?.measured(operation, Number(process.hrtime.bigint() - started) / 1e9);
+      }
+    });
   }
 }

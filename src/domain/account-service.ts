@@ -2,6 +2,7 @@
  * What a signed-in user does with their account and sessions: see and end sessions, prove
  * the password again, change it, delete the account (API.md, "Endpoints").
  */
+import type { AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
 import { LatchError } from './errors.js';
@@ -20,7 +21,13 @@ export interface AccountServiceDeps {
   clock: Clock;
   /** How recent a password proof must be for sensitive actions (REAUTH_WINDOW). */
   reauthWindowMs: number;
+  /** Reads and forgets history. */
+  audit: AuditLog;
+  /** Records events (the audit log, as observed by metrics). */
+  events: AuthEventSink;
 }
+
+const EVENTS_PAGE_MAX = 100;
 
 export class AccountService {
   constructor(private readonly deps: AccountServiceDeps) {}
@@ -30,21 +37,31 @@ export class AccountService {
   }
 
   /** Ends one of the caller's sessions. Another user's id is indistinguishable from none. */
-  async revokeSession(userId: string, sessionId: string): Promise<void> {
+  async revokeSession(auth: Authenticated, sessionId: string, client: ClientInfo): Promise<void> {
     const found = await this.deps.sessions.find(sessionId);
-    if (!found || found.session.userId !== userId) throw new LatchError('not_found', 'No such session');
+    if (!found || found.session.userId !== auth.user.id) throw new LatchError('not_found', 'No such session');
     await this.deps.sessions.delete(sessionId);
+    await this.record('session_revoked', auth, client, { sessionId });
   }
 
-  revokeOtherSessions(userId: string, currentSessionId: string): Promise<number> {
-    return this.deps.sessions.deleteByUser(userId, currentSessionId);
+  async revokeOtherSessions(auth: Authenticated, client: ClientInfo): Promise<number> {
+    const count = await this.deps.sessions.deleteByUser(auth.user.id, auth.session.id);
+    await this.record('sessions_revoked', auth, client, { count });
+    return count;
   }
 
-  async reauthenticate(auth: Authenticated, password: string): Promise<SessionRecord> {
+  async reauthenticate(auth: Authenticated, password: string, client: ClientInfo): Promise<SessionRecord> {
     await this.proveCurrentPassword(auth, password);
     const at = this.deps.clock.now();
     await this.deps.sessions.recordReauthentication(auth.session.id, at);
+    await this.record('reauthenticated', auth, client, {});
     return { ...auth.session, authenticatedAt: at };
+  }
+
+  /** The user's own security activity, newest first. */
+  listEvents(auth: Authenticated, options: { before?: string; limit?: number }): Promise<AuthEventPage> {
+    const limit = Math.min(Math.max(options.limit ?? 20, 1), EVENTS_PAGE_MAX);
+    return this.deps.audit.listForUser(auth.user.id, options.before === undefined ? { limit } : { before: options.before, limit });
   }
 
   /**
@@ -64,12 +81,13 @@ export class AccountService {
 
     await users.updatePasswordHash(account.id, await credentials.hash(password));
     const issued = await issuer.issue(publicUser(account), { rememberMe: auth.session.rememberMe }, client);
-    await sessions.deleteByUser(account.id, issued.session.id);
+    const count = await sessions.deleteByUser(account.id, issued.session.id);
+    await this.record('password_changed', auth, client, { sessionId: issued.session.id, count });
     return issued;
   }
 
-  async deleteAccount(auth: Authenticated, password: string): Promise<void> {
-    const { users, sessions, clock, reauthWindowMs } = this.deps;
+  async deleteAccount(auth: Authenticated, password: string, client: ClientInfo): Promise<void> {
+    const { users, sessions, clock, reauthWindowMs, audit } = this.deps;
     if (clock.now() - auth.session.authenticatedAt > reauthWindowMs) {
       throw new LatchError('reauth_required', 'Confirm your password again (re-authenticate) to delete the account');
     }
@@ -78,6 +96,20 @@ export class AccountService {
     await sessions.deleteByUser(auth.user.id);
     await users.delete(auth.user.id);
     await sessions.deleteByUser(auth.user.id);
+    // The account's history goes with it; one pseudonymous line records that it went.
+    await audit.forgetUser(auth.user.id);
+    await this.record('account_deleted', auth, client, {});
+  }
+
+  private record(
+    type: AuthEventType,
+    auth: Authenticated,
+    client: ClientInfo,
+    details: { sessionId?: string; count?: number },
+  ): Promise<void> {
+    const { sessionId = auth.session.id, count } = details;
+    const event = { type, userId: auth.user.id, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, sessionId };
+    return this.deps.events.record(count === undefined ? event : { ...event, count });
   }
 
   private async proveCurrentPassword(auth: Authenticated, password: string): Promise<UserWithPassword> {

@@ -3,10 +3,12 @@
  * nothing of HTTP, SQL or Redis: it speaks through the ports and answers with values or with
  * a `LatchError` carrying a code from the catalogue.
  */
+import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Credentials } from './credentials.js';
-import { LatchError } from './errors.js';
+import { LatchError, RateLimitedError } from './errors.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
-import type { Clock, Random, SessionStore, UserRepository } from './ports.js';
+import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
 import type { SessionPolicy, SessionRecord } from './session.js';
 import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
 import { parseToken, secretMatches } from './session-token.js';
@@ -30,6 +32,10 @@ export interface AuthServiceDeps {
   sessionPolicy: SessionPolicy;
   clock: Clock;
   random: Random;
+  loginThrottle: LoginThrottle;
+  /** Registrations per client IP. */
+  registrationLimit: RateLimiter;
+  events: AuthEventSink;
 }
 
 export class AuthService {
@@ -39,7 +45,9 @@ export class AuthService {
     input: { email: string; password: string; name: string },
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const { users, credentials, passwordPolicy, clock, random, issuer } = this.deps;
+    const { users, credentials, passwordPolicy, clock, random, issuer, registrationLimit } = this.deps;
+    const gate = await registrationLimit.consume(client.ip);
+    if (!gate.allowed) throw new RateLimitedError(gate.retryAfterMs);
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
     const password = normalizePassword(input.password);
@@ -55,23 +63,40 @@ export class AuthService {
       passwordHash: await credentials.hash(password),
     });
     if (!created.ok) throw new LatchError('email_taken', 'An account with this email already exists');
-    return issuer.issue(created.user, { rememberMe: false }, client);
+    const issued = await issuer.issue(created.user, { rememberMe: false }, client);
+    await this.record('registered', created.user.id, client, issued.session.id);
+    return issued;
   }
 
   async login(
     input: { email: string; password: string; rememberMe: boolean },
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const { users, credentials, issuer } = this.deps;
-    const account = await users.findByEmail(normalizeEmail(input.email));
+    const { users, credentials, issuer, loginThrottle } = this.deps;
+    const email = normalizeEmail(input.email);
+    // Counted before anything is checked, for known and unknown addresses alike.
+    const gate = await loginThrottle.attempt(email, client.ip);
+    if (!gate.allowed) {
+      const known = await users.findByEmail(email);
+      await this.record('login_throttled', known?.id ?? null, client);
+      throw new RateLimitedError(gate.retryAfterMs);
+    }
+    const account = await users.findByEmail(email);
     if (!account) {
       // Same work, same answer as a wrong password: the response must not reveal whether
       // the email is registered (DESIGN.md, "Passwords and accounts").
       await credentials.burn(input.password);
+      await this.record('login_failed', null, client);
       throw invalidCredentials();
     }
-    if (!(await credentials.verify(account, input.password))) throw invalidCredentials();
-    return issuer.issue(publicUser(account), { rememberMe: input.rememberMe }, client);
+    if (!(await credentials.verify(account, input.password))) {
+      await this.record('login_failed', account.id, client);
+      throw invalidCredentials();
+    }
+    await loginThrottle.succeeded(email, client.ip);
+    const issued = await issuer.issue(publicUser(account), { rememberMe: input.rememberMe }, client);
+    await this.record('login_succeeded', account.id, client, issued.session.id);
+    return issued;
   }
 
   /**
@@ -97,8 +122,14 @@ export class AuthService {
     return { user: found.user, session, renewed: true };
   }
 
-  async logout(sessionId: string): Promise<void> {
-    await this.deps.sessions.delete(sessionId);
+  async logout(auth: Authenticated, client: ClientInfo): Promise<void> {
+    await this.deps.sessions.delete(auth.session.id);
+    await this.record('logout', auth.user.id, client, auth.session.id);
+  }
+
+  private record(type: AuthEventType, userId: string | null, client: ClientInfo, sessionId?: string): Promise<void> {
+    const event = { type, userId, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent };
+    return this.deps.events.record(sessionId === undefined ? event : { ...event, sessionId });
   }
 }
 

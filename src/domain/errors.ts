@@ -38,6 +38,13 @@ export class LatchError extends Error {
   }
 }
 
+/** Too many attempts: try again after `retryAfterMs` (sent as `Retry-After`, in seconds). */
+export class RateLimitedError extends LatchError {
+  constructor(readonly retryAfterMs: number) {
+    super('rate_limited', 'Too many attempts; try again later');
+  }
+}
+
 /**
  * A dependency (database, session store) did not answer in time or is unreachable. Adapters
  * translate their driver's connection errors into this, so callers never see driver types.

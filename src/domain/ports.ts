@@ -67,3 +67,20 @@ export interface PasswordHasher {
    */
   verifyDummy(password: string): Promise<void>;
 }
+
+export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };
+
+/**
+ * An atomic counter with a window, kept where the sessions are (Redis or the SQL database) so
+ * every instance sees the same count. Keys are opaque to the store.
+ */
+export interface RateLimiter {
+  /** Counts one event; refuses once the window's limit is passed. */
+  consume(key: string): Promise<ThrottleVerdict>;
+  /** Events counted in the current window (0 when none). */
+  peek(key: string): Promise<number>;
+  /** Gives one counted event back. */
+  reward(key: string): Promise<void>;
+  /** Forgets the key's window. */
+  reset(key: string): Promise<void>;
+}

@@ -6,6 +6,7 @@
 import cors from 'cors';
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
+import type { LatchMetrics } from '../adapters/metrics.js';
 import type { Config } from '../config.js';
 import type { AccountService } from '../domain/account-service.js';
 import type { AuthService } from '../domain/auth-service.js';
@@ -27,6 +28,7 @@ export interface ApiRouterDeps {
   guards: SessionMiddleware;
   clock: Clock;
   logger: Logger;
+  metrics: LatchMetrics;
 }
 
 export function createApiRouter(deps: ApiRouterDeps): Router {
@@ -38,7 +40,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   authRoutes(router, routeDeps);
   accountRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
-  router.use(errorHandler(deps.logger));
+  router.use(errorHandler(deps.logger, { dependencyFailed: (dependency) => deps.metrics.dependencyErrors.inc({ dependency }) }));
   return router;
 }
 

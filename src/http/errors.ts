@@ -5,7 +5,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { sendJson } from './respond.js';
-import { LatchError, UnavailableError, type ErrorCode, type Issue } from '../domain/errors.js';
+import { LatchError, RateLimitedError, UnavailableError, type ErrorCode, type Issue } from '../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -40,11 +40,17 @@ const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
   'stream.encoding.set': ['invalid_input', 'Request body could not be read'],
 };
 
-export function errorHandler(logger: Logger): ErrorRequestHandler {
+export interface ErrorObserver {
+  dependencyFailed(dependency: string): void;
+}
+
+export function errorHandler(logger: Logger, observer?: ErrorObserver): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
     if (res.headersSent) return next(error);
+    if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterMs / 1000)));
     if (error instanceof LatchError) return sendError(res, error.code, error.message, error.issues);
     if (error instanceof UnavailableError) {
+      observer?.dependencyFailed(error.dependency);
       logger.warn({ err: error.cause, dependency: error.dependency, path: req.path }, 'dependency unavailable');
       res.setHeader('Retry-After', '1');
       return sendError(res, 'unavailable', 'Service temporarily unavailable, try again shortly');

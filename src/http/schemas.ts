@@ -38,6 +38,17 @@ export const loginBody = z.object({
 export const passwordProofBody = z.object({ password: passwordSchema });
 export const changePasswordBody = z.object({ currentPassword: passwordSchema, newPassword: passwordSchema });
 
+/** `GET /events?before=&limit=`: `before` is the `next` cursor of an earlier page. */
+export const eventsQuery = z.object({
+  before: z.string().regex(/^\d{1,18}$/, 'before must be a cursor from an earlier page').optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'limit must be a whole number from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100'))
+    .optional(),
+});
+
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body ?? {});
   if (result.success) return result.data;

@@ -6,6 +6,7 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Latch } from '../latch.js';
 import { errorHandler, sendError } from './errors.js';
+import { metricsEndpoint, requestMetrics } from './middleware/metrics.js';
 import { requestLog } from './middleware/request-log.js';
 
 export function createServerApp(latch: Latch): Express {
@@ -21,7 +22,9 @@ export function createServerApp(latch: Latch): Express {
     }),
   );
   app.use(requestLog(latch.logger, { skip: (path) => path === '/healthz' }));
+  app.use(requestMetrics(latch.metrics));
   app.use('/api/auth', latch.router);
+  app.get('/metrics', metricsEndpoint(latch.metrics, latch.config.metricsToken));
 
   app.get('/healthz', (_req, res) => {
     res.setHeader('Cache-Control', 'no-store');

@@ -1,4 +1,5 @@
 /** The JSON shapes of API.md's `User` and `Session` objects. */
+import type { AuthEvent } from '../domain/auth-events.js';
 import type { SessionRecord } from '../domain/session.js';
 import type { User } from '../domain/user.js';
 
@@ -24,4 +25,10 @@ export function toPublicSession(session: SessionRecord, currentSessionId: string
     ip: session.ip,
     userAgent: session.userAgent,
   };
+}
+
+/** An audit event as its owner sees it: what, when, from where. */
+export function toPublicEvent(event: AuthEvent) {
+  const base = { type: event.type, at: new Date(event.at).toISOString(), ip: event.ip, userAgent: event.userAgent };
+  return event.sessionId === undefined ? base : { ...base, sessionId: event.sessionId };
 }

@@ -2,15 +2,18 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { AuthService, type ClientInfo } from '../../src/domain/auth-service.js';
 import { Credentials } from '../../src/domain/credentials.js';
-import { LatchError } from '../../src/domain/errors.js';
+import { LatchError, type RateLimitedError } from '../../src/domain/errors.js';
 import { SessionIssuer } from '../../src/domain/session-issuer.js';
+import { LoginThrottle } from '../../src/domain/login-throttle.js';
 import { PasswordPolicy } from '../../src/domain/password-policy.js';
 import { SessionPolicy } from '../../src/domain/session.js';
 import { hashSecret, parseToken, userSlotTag } from '../../src/domain/session-token.js';
 import {
   cryptoRandom,
   FakePasswordHasher,
+  InMemoryRateLimiter,
   InMemorySessionStore,
+  RecordingEventSink,
   InMemoryUserRepository,
   ManualClock,
 } from '../support/fakes.js';
@@ -27,12 +30,14 @@ let users: InMemoryUserRepository;
 let sessions: InMemorySessionStore;
 let hasher: FakePasswordHasher;
 let auth: AuthService;
+let events: RecordingEventSink;
 
 beforeEach(() => {
   clock = new ManualClock();
   users = new InMemoryUserRepository();
   sessions = new InMemorySessionStore(users);
   hasher = new FakePasswordHasher();
+  events = new RecordingEventSink();
   const sessionPolicy = new SessionPolicy({
     idleTimeoutMs: 24 * HOUR,
     absoluteTimeoutMs: 7 * DAY,
@@ -48,6 +53,14 @@ beforeEach(() => {
     sessionPolicy,
     clock,
     random: cryptoRandom,
+    loginThrottle: new LoginThrottle({
+      pair: new InMemoryRateLimiter(5, 15 * MINUTE, clock),
+      ip: new InMemoryRateLimiter(100, DAY, clock),
+      account: new InMemoryRateLimiter(30, 5 * MINUTE, clock),
+      knownIp: new InMemoryRateLimiter(1, 30 * DAY, clock),
+    }),
+    registrationLimit: new InMemoryRateLimiter(1000, HOUR, clock),
+    events,
   });
 });
 
@@ -326,8 +339,9 @@ describe('logout', () => {
   it('deletes the record on the server: the token stops working', async () => {
     const issued = await register();
     const other = await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client);
-    await auth.logout(issued.session.id);
+    await auth.logout({ ...issued, renewed: false }, client);
     expect(sessions.peek(issued.session.id)).toBeUndefined();
+    expect(events.events.at(-1)).toMatchObject({ type: 'logout', userId: issued.user.id, sessionId: issued.session.id, ip: client.ip });
     expect(await auth.authenticate(issued.token)).toBeNull();
     // Other sessions of the same user are untouched.
     expect(await auth.authenticate(other.token)).not.toBeNull();
@@ -335,7 +349,41 @@ describe('logout', () => {
 
   it('is harmless for a session that is already gone', async () => {
     const issued = await register();
-    await auth.logout(issued.session.id);
-    await expect(auth.logout(issued.session.id)).resolves.toBeUndefined();
+    await auth.logout({ ...issued, renewed: false }, client);
+    await expect(auth.logout({ ...issued, renewed: false }, client)).resolves.toBeUndefined();
+  });
+});
+
+describe('login throttling', () => {
+  it('counts attempts before checking: past 5 per (account, IP) even the right password is refused', async () => {
+    await register();
+    for (let i = 0; i < 5; i++) {
+      expect((await rejection(auth.login({ email: 'ada@example.com', password: 'wrong-password-x', rememberMe: false }, client))).code).toBe('invalid_credentials');
+    }
+    const refused = await rejection(auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client));
+    expect(refused.code).toBe('rate_limited');
+    expect((refused as RateLimitedError).retryAfterMs).toBeGreaterThan(0);
+    expect(hasher.calls.filter((c) => c.method === 'verify')).toHaveLength(5); // the 6th was never evaluated
+    expect(events.events.at(-1)).toMatchObject({ type: 'login_throttled' });
+    // Another IP is not affected, and the window ends.
+    await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, { ...client, ip: '198.51.100.1' });
+    clock.advance(15 * MINUTE);
+    await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client);
+  });
+
+  it('treats unknown emails exactly like known ones', async () => {
+    for (let i = 0; i < 5; i++) {
+      expect((await rejection(auth.login({ email: 'nobody@example.com', password: 'wrong-password-x', rememberMe: false }, client))).code).toBe('invalid_credentials');
+    }
+    expect((await rejection(auth.login({ email: 'NOBODY@example.com', password: 'x', rememberMe: false }, client))).code).toBe('rate_limited');
+  });
+
+  it('a success forgives the pair', async () => {
+    await register();
+    for (let i = 0; i < 4; i++) await rejection(auth.login({ email: 'ada@example.com', password: 'wrong-password-x', rememberMe: false }, client));
+    await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client);
+    for (let i = 0; i < 5; i++) {
+      expect((await rejection(auth.login({ email: 'ada@example.com', password: 'wrong-password-x', rememberMe: false }, client))).code).toBe('invalid_credentials');
+    }
   });
 });

@@ -9,11 +9,14 @@ import type {
   CreateUserResult,
   PasswordHasher,
   Random,
+  RateLimiter,
   SessionStore,
   SessionWithUser,
+  ThrottleVerdict,
   UserRepository,
   VerifyResult,
 } from '../../src/domain/ports.js';
+import type { AuthEvent, AuthEventSink } from '../../src/domain/auth-events.js';
 import type { SessionRecord } from '../../src/domain/session.js';
 import { publicUser, type User, type UserWithPassword } from '../../src/domain/user.js';
 
@@ -198,5 +201,53 @@ export class FakePasswordHasher implements PasswordHasher {
 
   count(method: HasherCall['method']): number {
     return this.calls.filter((c) => c.method === method).length;
+  }
+}
+
+/** A fixed-window counter on a clock, like the real limiters but in memory (domain tests only). */
+export class InMemoryRateLimiter implements RateLimiter {
+  private readonly windows = new Map<string, { count: number; endsAt: number }>();
+
+  constructor(
+    private readonly points: number,
+    private readonly durationMs: number,
+    private readonly clock: Clock,
+  ) {}
+
+  private window(key: string) {
+    const now = this.clock.now();
+    let window = this.windows.get(key);
+    if (!window || window.endsAt <= now) {
+      window = { count: 0, endsAt: now + this.durationMs };
+      this.windows.set(key, window);
+    }
+    return window;
+  }
+
+  async consume(key: string): Promise<ThrottleVerdict> {
+    const window = this.window(key);
+    window.count++;
+    return window.count > this.points ? { allowed: false, retryAfterMs: window.endsAt - this.clock.now() } : { allowed: true };
+  }
+
+  async peek(key: string): Promise<number> {
+    return this.window(key).count;
+  }
+
+  async reward(key: string): Promise<void> {
+    const window = this.window(key);
+    window.count = Math.max(0, window.count - 1);
+  }
+
+  async reset(key: string): Promise<void> {
+    this.windows.delete(key);
+  }
+}
+
+/** Keeps every recorded auth event, for assertions. */
+export class RecordingEventSink implements AuthEventSink {
+  readonly events: AuthEvent[] = [];
+  async record(event: AuthEvent): Promise<void> {
+    this.events.push(event);
   }
 }

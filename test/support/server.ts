@@ -26,7 +26,9 @@ export async function startServer(options: LatchOptions): Promise<TestServer> {
       done();
     },
   });
-  const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...options });
+  // Suites sign up many users from 127.0.0.1: lift the per-IP budgets unless a test sets them.
+  const generous = { registerIpMax: 100_000, loginIpMaxFailures: 100_000 };
+  const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
   const server: Server = createServerApp(latch).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const { port } = server.address() as AddressInfo;

@@ -22,6 +22,8 @@ export interface RedisConnection {
   script<T>(script: LuaScript, keys: string[], args: string[]): Promise<T>;
   ping(): Promise<void>;
   close(): Promise<void>;
+  /** The node-redis client or cluster itself, for libraries that take one (rate limiting). */
+  readonly client: unknown;
 }
 
 export interface LuaScript {
@@ -79,6 +81,7 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   };
   const common = { disableOfflineQueue: true, socket };
   let send: Send;
+  let rawClient: unknown;
   let close: () => Promise<void>;
   let connect: () => Promise<unknown>;
   /** Cluster only: refreshes the slot map (see REFRESH_INTERVAL_MS); never rejects. */
@@ -90,6 +93,7 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
       .split(',')
       .map((hostPort) => ({ url: `redis://${hostPort.trim()}` }));
     const cluster = createCluster({ rootNodes, defaults: common });
+    rawClient = cluster;
     cluster.on('error', (error: Error) => options.onError?.(error));
     // A node's own connection failed (e.g. its master was killed): learn the new topology
     // without waiting for a request to fail first.
@@ -125,6 +129,7 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
     };
   } else {
     const client = createClient({ url, ...common });
+    rawClient = client;
     client.on('error', (error: Error) => options.onError?.(error));
     send = (_key, args) => client.sendCommand(args);
     close = async () => void client.destroy();
@@ -157,6 +162,7 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   };
 
   return {
+    client: rawClient,
     command: (key, args) => run(key, args),
     async script<T>(script: LuaScript, keys: string[], args: string[]): Promise<T> {
       const call = (verb: string, body: string) => run<T>(keys[0], [verb, body, String(keys.length), ...keys, ...args]);

@@ -10,9 +10,13 @@ import { dirname } from 'node:path';
 import pg from 'pg';
 import type { Database, Dialect } from './schema.js';
 
+/** The driver underneath, for libraries that take one (rate limiting). */
+export type SqlDriver = { dialect: 'sqlite'; database: SqliteDatabase.Database } | { dialect: 'postgres'; pool: pg.Pool };
+
 export interface SqlDatabase {
   db: Kysely<Database>;
   dialect: Dialect;
+  driver: SqlDriver;
   close(): Promise<void>;
 }
 
@@ -40,7 +44,7 @@ function openSqlite(path: string): SqlDatabase {
   database.pragma('foreign_keys = ON');
   database.defaultSafeIntegers(false);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
-  return wrap(db, 'sqlite');
+  return wrap(db, { dialect: 'sqlite', database });
 }
 
 function openPostgres(url: string, options: SqlOptions): SqlDatabase {
@@ -63,13 +67,14 @@ function openPostgres(url: string, options: SqlOptions): SqlDatabase {
   // pool discards the client, so listening is all that is needed.
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
-  return wrap(db, 'postgres');
+  return wrap(db, { dialect: 'postgres', pool });
 }
 
-function wrap(db: Kysely<Database>, dialect: Dialect): SqlDatabase {
+function wrap(db: Kysely<Database>, driver: SqlDriver): SqlDatabase {
   return {
     db,
-    dialect,
+    dialect: driver.dialect,
+    driver,
     close: () => db.destroy(),
   };
 }

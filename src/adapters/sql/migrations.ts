@@ -39,6 +39,38 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('sessions_expires_at').on('sessions').column('expires_at').execute();
       },
     },
+    // rate-limiter-flexible's table shape (it is told the table exists): key, points, expire ms.
+    '0002_rate_limits': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('latch_rate_limits')
+          .addColumn('key', dialect === 'postgres' ? 'varchar(255)' : 'text', (c) => c.primaryKey())
+          .addColumn('points', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('expire', 'bigint')
+          .execute();
+        await db.schema.createIndex('latch_rate_limits_expire').on('latch_rate_limits').column('expire').execute();
+      },
+    },
+    // The audit trail. No foreign key to users: `account_deleted` outlives the account.
+    '0003_auth_events': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('auth_events')
+          .addColumn('id', dialect === 'postgres' ? 'bigserial' : 'integer', (c) =>
+            dialect === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('user_id', 'text')
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('ip', 'text', (c) => c.notNull())
+          .addColumn('user_agent', 'text', (c) => c.notNull())
+          .addColumn('session_id', 'text')
+          .addColumn('count', 'integer')
+          .execute();
+        await db.schema.createIndex('auth_events_user').on('auth_events').columns(['user_id', 'id']).execute();
+        await db.schema.createIndex('auth_events_at').on('auth_events').column('at').execute();
+      },
+    },
   };
 }
 

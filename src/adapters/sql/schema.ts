@@ -28,9 +28,21 @@ export interface MigrationsTable {
   timestamp: Generated<string>;
 }
 
+export interface AuthEventsTable {
+  id: Generated<number>;
+  user_id: string | null;
+  type: string;
+  at: number;
+  ip: string;
+  user_agent: string;
+  session_id: string | null;
+  count: number | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
+  auth_events: AuthEventsTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -8,8 +8,8 @@ import { LatchError } from '../../domain/errors.js';
 import type { Clock } from '../../domain/ports.js';
 import type { SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
-import { changePasswordBody, parseBody, passwordProofBody } from '../schemas.js';
-import { toPublicSession, toPublicUser } from '../views.js';
+import { changePasswordBody, eventsQuery, parseBody, passwordProofBody } from '../schemas.js';
+import { toPublicEvent, toPublicSession, toPublicUser } from '../views.js';
 import type { ClientIp } from '../client-ip.js';
 import { sendJson } from '../respond.js';
 import { clientInfo } from './auth.js';
@@ -35,22 +35,21 @@ export function accountRoutes(router: Router, { account, cookie, guards, clock, 
   });
 
   router.delete('/sessions/:id', requireAuth, async (req, res) => {
-    const { user, session } = req.latch!;
+    const { session } = req.latch!;
     const id = String(req.params.id);
     if (!SESSION_ID.test(id)) throw new LatchError('not_found', 'No such session');
-    await account.revokeSession(user.id, id);
+    await account.revokeSession(req.latch!, id, clientInfo(req, clientIp));
     if (id === session.id) cookie.clear(res);
     res.status(204).end();
   });
 
   router.delete('/sessions', requireAuth, async (req, res) => {
-    const { user, session } = req.latch!;
-    sendJson(res, 200, { revoked: await account.revokeOtherSessions(user.id, session.id) });
+    sendJson(res, 200, { revoked: await account.revokeOtherSessions(req.latch!, clientInfo(req, clientIp)) });
   });
 
   router.post('/reauth', requireAuth, async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
-    const session = await account.reauthenticate(req.latch!, password);
+    const session = await account.reauthenticate(req.latch!, password, clientInfo(req, clientIp));
     sendJson(res, 200, { session: toPublicSession(session, session.id) });
   });
 
@@ -63,9 +62,14 @@ export function accountRoutes(router: Router, { account, cookie, guards, clock, 
 
   router.delete('/account', requireAuth, async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
-    await account.deleteAccount(req.latch!, password);
+    await account.deleteAccount(req.latch!, password, clientInfo(req, clientIp));
     cookie.clear(res);
     res.status(204).end();
   });
 
+  router.get('/events', requireAuth, async (req, res) => {
+    const query = parseBody(eventsQuery, req.query);
+    const page = await account.listEvents(req.latch!, query);
+    sendJson(res, 200, page.next === undefined ? { events: page.events.map(toPublicEvent) } : { events: page.events.map(toPublicEvent), next: page.next });
+  });
 }

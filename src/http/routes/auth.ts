@@ -37,7 +37,7 @@ export function authRoutes(router: Router, { auth, cookie, guards, clock, client
   });
 
   router.post('/logout', guards.requireAuth, async (req, res) => {
-    await auth.logout(req.latch!.session.id);
+    await auth.logout(req.latch!, clientInfo(req, clientIp));
     cookie.clear(res);
     sendJson(res, 200, { message: 'Logged out successfully' });
   });

@@ -1,0 +1,50 @@
+/**
+ * The audit trail's vocabulary (DESIGN.md, "Operations"): what happened, to whom (when known),
+ * from where. Never a password, token or session secret — the types below have no place for one.
+ */
+export const authEventTypes = [
+  'registered',
+  'login_succeeded',
+  'login_failed',
+  'login_throttled',
+  'logout',
+  'reauthenticated',
+  'session_revoked',
+  'sessions_revoked',
+  'password_changed',
+  'account_deleted',
+] as const;
+
+export type AuthEventType = (typeof authEventTypes)[number];
+
+export interface AuthEvent {
+  type: AuthEventType;
+  /** Null when the account is unknown (a failed login for an address nobody registered). */
+  userId: string | null;
+  at: number;
+  ip: string;
+  userAgent: string;
+  /** The session the event concerns (its public id), when there is one. */
+  sessionId?: string;
+  /** How many sessions ended, for events that end several. */
+  count?: number;
+}
+
+export interface AuthEventPage {
+  events: Array<AuthEvent & { id: string }>;
+  /** Pass as `before` for the next (older) page; absent on the last page. */
+  next?: string;
+}
+
+export interface AuthEventSink {
+  record(event: AuthEvent): Promise<void>;
+}
+
+export interface AuditLog extends AuthEventSink {
+  /** The user's events, newest first. `before` is a cursor from an earlier page. */
+  listForUser(userId: string, options: { before?: string; limit: number }): Promise<AuthEventPage>;
+  /** Removes the user's history (account deletion). */
+  forgetUser(userId: string): Promise<void>;
+  /** Removes events older than `olderThan` (retention). Returns how many. */
+  prune(olderThan: number): Promise<number>;
+}

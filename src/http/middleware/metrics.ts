@@ -1,0 +1,42 @@
+/**
+ * Request count and latency per route for Prometheus, labelled by the route *pattern*
+ * (`/api/auth/sessions/:id`), never the raw path, so label cardinality stays bounded.
+ */
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { RequestHandler } from 'express';
+import type { LatchMetrics } from '../../adapters/metrics.js';
+import { sendError } from '../errors.js';
+
+export function requestMetrics(metrics: LatchMetrics): RequestHandler {
+  return (req, res, next) => {
+    const stop = metrics.httpDuration.startTimer();
+    res.once('finish', () => {
+      const route = req.route ? `${req.baseUrl}${String(req.route.path)}` : 'unmatched';
+      stop({ route, method: req.method });
+      metrics.httpRequests.inc({ route, method: req.method, status: String(res.statusCode) });
+    });
+    next();
+  };
+}
+
+/** `GET /metrics`, behind `Authorization: Bearer <METRICS_TOKEN>` when a token is configured. */
+export function metricsEndpoint(metrics: LatchMetrics, token: string | undefined): RequestHandler {
+  const expected = token === undefined ? undefined : digest(token);
+  return async (req, res) => {
+    res.setHeader('Cache-Control', 'no-store');
+    if (expected) {
+      const given = /^Bearer (.+)$/.exec(req.get('authorization') ?? '')?.[1];
+      // Compare digests in constant time: the token's length and content stay secret.
+      if (given === undefined || !timingSafeEqual(digest(given), expected)) {
+        res.setHeader('WWW-Authenticate', 'Bearer');
+        return sendError(res, 'unauthorized', 'Metrics require the bearer token');
+      }
+    }
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  };
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
