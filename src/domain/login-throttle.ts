@@ -41,10 +41,17 @@ export class LoginThrottle {
     return this.limiters.account.consume(account);
   }
 
+  /** The password was right: the attempt is given back everywhere it was counted. */
   async succeeded(email: string, ip: string): Promise<void> {
     const account = accountKey(email);
     const pair = `${account}|${ip}`;
-    await Promise.all([this.limiters.pair.reset(pair), this.limiters.ip.reward(ip), this.limiters.knownIp.consume(pair)]);
+    const known = (await this.limiters.knownIp.peek(pair)) > 0;
+    await Promise.all([
+      this.limiters.pair.reset(pair),
+      this.limiters.ip.reward(ip),
+      // From a new IP the attempt counted against the account: give it back, remember the IP.
+      ...(known ? [] : [this.limiters.account.reward(account), this.limiters.knownIp.consume(pair)]),
+    ]);
   }
 }
 
