@@ -8,11 +8,24 @@
 //            directly on a private redis-server. Target: <= 320 bytes per session.
 //   scale    listByUser / deleteByUser on a private redis-server loaded with
 //            BENCH_SCALE_SESSIONS sessions, against the same operations on an empty store.
+//   storm    a login storm (argon2id verifies) next to /me traffic, Latch on PostgreSQL + the
+//            shared Redis. Measures: the time of one login (1 connection, sequential, correct
+//            password: dominated by one argon2id verify); logins/s alone (BENCH_STORM_CONNECTIONS
+//            connections cycling through BENCH_STORM_USERS accounts); /me alone; /me and logins
+//            at the same time (two autocannon runs). Targets: logins/s >= 0.8 x cores / one
+//            login's seconds; /me during the storm >= 0.6 x /me alone. Login 429/503 answers
+//            are counted apart, not as failures. Throttling limits that src/config.ts declares
+//            (LOGIN_*/REGISTER_* limits) are raised to their maximum for this Latch, so that the
+//            storm measures hashing, not throttling; the hashing bound (HASH_CONCURRENCY,
+//            HASH_QUEUE_LIMIT, if present) is left at Latch's default: it is what is measured.
 //
 //   npm run bench            (builds, then runs this file)
 //
 // Env (all optional):
-//   BENCH_PHASES       comma list of me,cluster,memory,scale   (default all)
+//   BENCH_PHASES       comma list of me,cluster,memory,scale,storm   (default all)
+//   BENCH_STORM_USERS  accounts the login storm cycles through  (default 200)
+//   BENCH_STORM_CONNECTIONS  autocannon connections for logins (default 8)
+//   BENCH_STORM_ENV    extra env for the storm's Latch, e.g. "HASH_CONCURRENCY=1 HASH_QUEUE_LIMIT=64"
 //   BENCH_SCALE_SESSIONS  sessions loaded by the scale phase     (default 1000000, 10 per user)
 //   BENCH_SCALE_RUNS   timed runs per scale operation (median)  (default 11)
 //   BENCH_CLUSTER_PORT first port tried for the private cluster (default 7501; +100 if taken)
@@ -39,7 +52,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createRequire } from 'node:module';
 import autocannon from 'autocannon';
 import pg from 'pg';
@@ -76,7 +89,9 @@ const dbName = `latch_bench_${runId}`;
 const redisPrefix = `latch-bench:${runId}:`;
 const bareKey = `${redisPrefix}bare:user`;
 
-const PHASES = ['me', 'cluster', 'memory', 'scale'];
+const PHASES = ['me', 'cluster', 'memory', 'scale', 'storm'];
+const STORM_LOGIN_TARGET = 0.8; // x cores / one login's seconds
+const STORM_ME_TARGET = 0.6; // /me during the storm / /me alone
 const REDIS_SERVER_BIN = process.env.BENCH_REDIS_SERVER || '/usr/bin/redis-server';
 const REDIS_CLI_BIN = process.env.BENCH_REDIS_CLI || '/usr/bin/redis-cli';
 const CLUSTER_SCRIPT = path.join(root, 'scripts/redis-cluster.sh');
@@ -364,16 +379,39 @@ async function startPrivateRedis() {
 // ---------------------------------------------------------------------------------------------
 // Load
 
+const benchEmail = (tag, i) => `bench-${runId}-${tag}${i}@example.com`;
+
+/** Registration answers 429 (per-IP registration limits), over every registerUsers call. */
+const registerThrottling = { refused: 0, waitedMs: 0 };
+const REGISTER_THROTTLE_BUDGET_MS = 180_000;
+
 async function registerUsers(baseUrl, n, tag) {
   const cookies = [];
   const register = async (i) => {
-    const res = await fetch(`${baseUrl}/api/auth/register`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email: `bench-${runId}-${tag}${i}@example.com`, password: PASSWORD, name: `Bench User ${i}` }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const body = await res.text();
+    let res;
+    let body;
+    for (;;) {
+      res = await fetch(`${baseUrl}/api/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email: benchEmail(tag, i), password: PASSWORD, name: `Bench User ${i}` }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      body = await res.text();
+      if (res.status !== 429) break;
+      // A per-IP registration limit: wait as told (or a second), within an overall budget.
+      registerThrottling.refused++;
+      const retryAfter = Number(res.headers.get('retry-after'));
+      const waitMs = Math.min(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1_000, 60_000);
+      if (registerThrottling.waitedMs + waitMs > REGISTER_THROTTLE_BUDGET_MS) {
+        throw new BenchError(
+          `register user ${i}: HTTP 429 after ${registerThrottling.refused} refusals and ` +
+            `${(registerThrottling.waitedMs / 1000).toFixed(0)}s of waiting (registration limit): ${body.slice(0, 300)}`,
+        );
+      }
+      registerThrottling.waitedMs += waitMs;
+      await sleep(waitMs);
+    }
     if (res.status !== 201) throw new BenchError(`register user ${i}: HTTP ${res.status} ${body.slice(0, 300)}`);
     const sid = res.headers
       .getSetCookie()
@@ -466,22 +504,35 @@ function selectedPhases() {
   return new Set(picked);
 }
 
-/** Starts Latch on `latchRedisUrl`, registers users, measures /me, stops it. */
-async function measureLatch(label, latchRedisUrl, tag, opts) {
+/** Latch (`node dist/main.js`) on the bench database and `latchRedisUrl`, ready. */
+async function startLatch(label, latchRedisUrl, extraEnv = {}) {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
   const latch = startChild(`${label} (node dist/main.js)`, [...nodeArgs, 'dist/main.js'], {
-    DATABASE_URL: databaseUrlFor(dbName),
-    REDIS_URL: latchRedisUrl,
-    REDIS_KEY_PREFIX: redisPrefix,
+    ...latchBaseEnv(latchRedisUrl),
     PORT: String(port),
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
-    NODE_ENV: 'development',
+    ...extraEnv,
   });
   console.log(`Starting ${label} on ${baseUrl} ...`);
   await waitReady(latch, `${baseUrl}/readyz`);
+  return { latch, baseUrl };
+}
+
+function latchBaseEnv(latchRedisUrl) {
+  return {
+    DATABASE_URL: databaseUrlFor(dbName),
+    REDIS_URL: latchRedisUrl,
+    REDIS_KEY_PREFIX: redisPrefix,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+  };
+}
+
+/** Starts Latch on `latchRedisUrl`, registers users, measures /me, stops it. */
+async function measureLatch(label, latchRedisUrl, tag, opts) {
+  const { latch, baseUrl } = await startLatch(label, latchRedisUrl);
   const t0 = Date.now();
   const cookies = await registerUsers(baseUrl, opts.users, tag);
   await checkCookies(baseUrl, cookies);
@@ -491,6 +542,333 @@ async function measureLatch(label, latchRedisUrl, tag, opts) {
   await stopChild(latch);
   if (latch.output.trim()) console.log(`  note: ${label} printed output (LOG_LEVEL=warn):${childReport(latch)}`);
   return { result, cookies };
+}
+
+// ---------------------------------------------------------------------------------------------
+// storm: logins (argon2id verifies) next to /me
+
+/** Throttle limits the storm must not measure (LOGIN_* / REGISTER_* counts), and the rest. */
+const THROTTLE_ENV = /^(LOGIN|REGISTER|REGISTRATION|SIGNUP|SIGN_UP)_[A-Z0-9_]*(MAX|LIMIT|FAILURES|ATTEMPTS|BURST|POINTS|REQUESTS)[A-Z0-9_]*$/;
+const HASH_ENV = /^(HASH|HASHING|HASHER|ARGON2)_[A-Z0-9_]*(CONCURRENCY|QUEUE)[A-Z0-9_]*$/;
+const OTHER_LIMIT_ENV = /^(LOGIN|REGISTER|REGISTRATION|SIGNUP|SIGN_UP)_|THROTTL|RATE_LIMIT|LOCKOUT/;
+
+async function loadConfigModule() {
+  try {
+    return await import(pathToFileURL(path.join(root, 'dist/config.js')).href);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Env raising each throttling limit that src/config.ts declares (as read now: it is being
+ * changed), to the largest value the built config accepts. Hashing bounds stay as they are.
+ */
+async function stormLimitEnv(configModule) {
+  const source = readFileSync(path.join(root, 'src/config.ts'), 'utf8');
+  const block = /const ENV_NAMES[^=]*=\s*\{([\s\S]*?)\};/.exec(source)?.[1] ?? source;
+  const names = new Map(); // env name -> config key
+  for (const m of block.matchAll(/\b(\w+)\s*:\s*['"]([A-Z][A-Z0-9_]*)['"]/g)) names.set(m[2], m[1]);
+  const base = latchBaseEnv(redisUrl);
+  const valid = (env) => {
+    if (!configModule) return true;
+    try {
+      configModule.resolveConfig(configModule.configFromEnv(env));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const env = {};
+  const notes = [];
+  const hashing = [];
+  const unchanged = [];
+  for (const [name, key] of names) {
+    if (HASH_ENV.test(name)) {
+      hashing.push(key);
+      continue;
+    }
+    if (!THROTTLE_ENV.test(name)) {
+      if (OTHER_LIMIT_ENV.test(name)) unchanged.push(name);
+      continue;
+    }
+    const bounds = new RegExp(`\\b${key}\\s*:\\s*integer\\(\\s*([\\d_]+)\\s*,\\s*([\\d_]+)\\s*\\)`).exec(source);
+    const declaredMax = bounds ? Number(bounds[2].replaceAll('_', '')) : undefined;
+    const candidates = [declaredMax, 1_000_000_000, 1_000_000, 100_000, 10_000, 1_000].filter((v) => v !== undefined);
+    const value = candidates.find((v) => valid({ ...base, ...env, [name]: String(v) }));
+    if (value === undefined) notes.push(`${name}: no large value accepted by the config, left at its default`);
+    else env[name] = String(value);
+  }
+  if (unchanged.length > 0) notes.push(`left at their defaults: ${unchanged.join(', ')}`);
+  if (hashing.length > 0) {
+    let resolved = {};
+    try {
+      resolved = configModule?.resolveConfig(configModule.configFromEnv({ ...base, ...env })) ?? {};
+    } catch {
+      // shown without values
+    }
+    const shown = hashing.map((key) => {
+      const name = [...names].find(([, k]) => k === key)[0];
+      return resolved[key] === undefined ? name : `${name}=${resolved[key]}`;
+    });
+    notes.push(`hashing bound left at Latch's defaults (part of what is measured): ${shown.join(' ')}`);
+  }
+  for (const pair of (process.env.BENCH_STORM_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new BenchError(`BENCH_STORM_ENV: "${pair}" is not NAME=value`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (!valid({ ...base, ...env })) throw new BenchError(`the storm's Latch env is refused by dist/config.js: ${JSON.stringify(env)}`);
+  return { env, notes, checked: configModule !== undefined };
+}
+
+function loginCannon(url, bodies, connections, duration) {
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration,
+        timeout: 10,
+        // One account after the other across all connections (a shared counter).
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/auth/login',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+          },
+        ],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+/** A finished autocannon run as one table row; `ok` counts 200s only for logins. */
+function loadRow(label, r, { connections, login }) {
+  const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, v]) => [code, v.count]));
+  const ok = login ? (codes['200'] ?? 0) : r['2xx'];
+  const s429 = codes['429'] ?? 0;
+  const s503 = codes['503'] ?? 0;
+  const other = Object.entries(codes)
+    .filter(([code]) => (login ? code !== '200' : !code.startsWith('2')) && code !== '429' && code !== '503')
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    label,
+    connections,
+    login,
+    rps: ok / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    duration: r.duration,
+    ok,
+    s429,
+    s503,
+    other,
+    codes,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
+}
+
+/** CPU time (ms) the whole machine has been busy, from /proc/stat (Linux); undefined elsewhere. */
+function machineBusyMs() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 8).map(Number);
+    const [user, nice, system, , , irq, softirq] = fields;
+    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const benchCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * warm-up, then the measured runs (all at once), with CPU over the measured part: the server's,
+ * this process's (the load generator), and everything else on the machine (other work competing).
+ */
+async function stormRun(label, server, runs, opts) {
+  process.stdout.write(`  ${label}: warm-up ${opts.warmup}s...`);
+  const warm = await Promise.all(runs.map((run) => run.start(opts.warmup)));
+  warm.forEach((w, i) => {
+    const bad = w.errors + w.timeouts + (runs[i].login ? 0 : w.non2xx);
+    if (bad > 0) {
+      process.stdout.write('\n');
+      throw new BenchError(`${label} warm-up (${runs[i].what}): ${w.errors} errors, ${w.timeouts} timeouts, ${w.non2xx} non-2xx`);
+    }
+  });
+  process.stdout.write(` measuring ${opts.duration}s...`);
+  const cpuBefore = cpuMsOf(server.child.pid);
+  const benchBefore = benchCpuMs();
+  const machineBefore = machineBusyMs();
+  const t0 = performance.now();
+  const results = await Promise.all(runs.map((run) => run.start(opts.duration)));
+  const wallMs = performance.now() - t0;
+  const cpuAfter = cpuMsOf(server.child.pid);
+  const benchAfter = benchCpuMs();
+  const machineAfter = machineBusyMs();
+  process.stdout.write(' done\n');
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  // CPU figures cover the whole measured interval, and are the same on every row of it.
+  const serverCores = cpuMs === undefined ? undefined : cpuMs / wallMs;
+  const benchCores = (benchAfter - benchBefore) / wallMs;
+  const otherCores =
+    cpuMs === undefined || machineBefore === undefined || machineAfter === undefined
+      ? undefined
+      : Math.max(0, (machineAfter - machineBefore - cpuMs - (benchAfter - benchBefore)) / wallMs);
+  return results.map((r, i) => ({ ...loadRow(runs[i].what, r, runs[i]), serverCores, benchCores, otherCores }));
+}
+
+/** argon2id verify in this process with Latch's parameters: the floor under one login. */
+async function argon2Reference(params, rounds = 20) {
+  try {
+    const argon2 = require('argon2');
+    const hash = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
+    for (let i = 0; i < 3; i++) await argon2.verify(hash, PASSWORD);
+    const t0 = performance.now();
+    for (let i = 0; i < rounds; i++) await argon2.verify(hash, PASSWORD);
+    return (performance.now() - t0) / rounds;
+  } catch {
+    return undefined;
+  }
+}
+
+async function stormPhase(opts, failures) {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const stormUsers = count('BENCH_STORM_USERS', 200);
+  const stormConnections = count('BENCH_STORM_CONNECTIONS', 8);
+  const configModule = await loadConfigModule();
+  const { env, notes, checked } = await stormLimitEnv(configModule);
+  let argonParams;
+  try {
+    const c = configModule?.resolveConfig(configModule.configFromEnv({ ...process.env, ...latchBaseEnv(redisUrl), ...env }));
+    if (c) argonParams = { memoryCost: c.argon2MemoryCost, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism };
+  } catch {
+    // no reference measurement then
+  }
+
+  console.log(
+    `Storm: logins (correct passwords, ${stormUsers} accounts in turn) next to GET /api/auth/me ` +
+      `(${opts.connections} connections, ${opts.users} cookies); PostgreSQL + shared Redis; ${cores} cores; ` +
+      `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  console.log(`  throttling env for this Latch: ${envText || '(none: src/config.ts declares no login/registration limit)'}` +
+    `${checked ? '' : ' (not validated: dist/config.js not importable)'}`);
+  for (const note of notes) console.log(`  note: ${note}`);
+
+  const { latch, baseUrl } = await startLatch('latch for the storm', redisUrl, env);
+  const t0 = Date.now();
+  const refusedBefore = registerThrottling.refused;
+  const meCookies = await registerUsers(baseUrl, opts.users, 'wm');
+  await registerUsers(baseUrl, stormUsers, 'ws');
+  await checkCookies(baseUrl, meCookies);
+  const refused = registerThrottling.refused - refusedBefore;
+  console.log(
+    `  registered ${opts.users} + ${stormUsers} users in ${((Date.now() - t0) / 1000).toFixed(1)}s` +
+      (refused > 0 ? `; registration answered 429 ${refused} times (waited ${(registerThrottling.waitedMs / 1000).toFixed(0)}s in all)` : '; no registration refused'),
+  );
+  const bodies = Array.from({ length: stormUsers }, (_, i) => JSON.stringify({ email: benchEmail('ws', i), password: PASSWORD }));
+  const probe = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: bodies[0],
+    signal: AbortSignal.timeout(15_000),
+  });
+  const probeBody = await probe.text();
+  if (probe.status !== 200) throw new BenchError(`POST /api/auth/login with a correct password: HTTP ${probe.status} ${probeBody.slice(0, 300)}`);
+
+  const logins = (connections) => ({ what: `logins (${connections} conn)`, login: true, connections, start: (d) => loginCannon(baseUrl, bodies, connections, d) });
+  const me = { what: 'GET /me', login: false, connections: opts.connections, start: (d) => cannon(baseUrl, meCookies, opts.connections, d) };
+
+  const [single] = await stormRun('one login at a time (1 connection)', latch, [logins(1)], opts);
+  const [alone] = await stormRun(`logins alone (${stormConnections} connections)`, latch, [logins(stormConnections)], opts);
+  const [meAlone] = await stormRun(`/me alone (${opts.connections} connections)`, latch, [me], opts);
+  const [meStorm, loginStorm] = await stormRun('/me during the storm (both at once)', latch, [me, logins(stormConnections)], opts);
+  if (latch.exited) throw new BenchError(`the storm's Latch exited during the run${childReport(latch)}`);
+  await stopChild(latch);
+  if (latch.output.trim()) console.log(`  note: the storm's Latch printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+  const argonMs = argonParams ? await argon2Reference(argonParams) : undefined;
+
+  single.label = 'one login at a time';
+  alone.label = 'logins alone';
+  meAlone.label = '/me alone';
+  meStorm.label = '/me during storm';
+  loginStorm.label = 'logins during storm';
+  const fmt = (n, d = 2) => Number(n).toFixed(d);
+  const rows = [single, alone, meAlone, meStorm, loginStorm];
+  console.log('');
+  console.log(
+    table(rows, [
+      { title: 'measurement', get: (r) => r.label },
+      { title: 'conns', get: (r) => r.connections },
+      { title: 'ok/s', get: (r) => fmt(r.rps, r.login ? 1 : 0) },
+      { title: 'p50 ms', get: (r) => fmt(r.p50) },
+      { title: 'p99 ms', get: (r) => fmt(r.p99) },
+      { title: 'ok (200/2xx)', get: (r) => r.ok },
+      { title: '429', get: (r) => r.s429 },
+      { title: '503', get: (r) => r.s503 },
+      { title: 'other', get: (r) => r.other },
+      { title: 'errors', get: (r) => r.errors },
+      { title: 'timeouts', get: (r) => r.timeouts },
+      { title: 'cores: latch', get: (r) => (r.serverCores === undefined ? 'n/a' : fmt(r.serverCores)) },
+      { title: 'bench', get: (r) => fmt(r.benchCores) },
+      { title: 'rest of machine', get: (r) => (r.otherCores === undefined ? 'n/a' : fmt(r.otherCores)) },
+    ]),
+  );
+  console.log('');
+
+  // One login, sequential: all requests over the measured time (200s only if all were 200).
+  const singleMs = (single.duration * 1000) / single.total;
+  const target = (STORM_LOGIN_TARGET * cores) / (singleMs / 1000);
+  const argonText = argonMs === undefined ? '' :
+    `   (argon2id verify alone, in-process: ${fmt(argonMs)} ms at m=${argonParams.memoryCost} t=${argonParams.timeCost} p=${argonParams.parallelism})`;
+  console.log(`single-hash time (one login, 1 connection, sequential) = ${fmt(singleMs)} ms${argonText}`);
+  if (single.ok !== single.total) console.log(`  note: ${single.total - single.ok} of those ${single.total} logins did not answer 200`);
+  console.log(`cores = ${cores}`);
+  console.log(
+    `logins/s alone = ${fmt(alone.rps, 1)}   target >= ${STORM_LOGIN_TARGET} x ${cores} / ${fmt(singleMs / 1000, 4)} s = ${fmt(target, 1)}   ` +
+      `${alone.rps >= target ? 'MET' : 'NOT MET'}`,
+  );
+  const ratio = meStorm.rps / meAlone.rps;
+  console.log(
+    `/me alone ${fmt(meAlone.rps, 0)} req/s (p99 ${fmt(meAlone.p99)} ms); during the storm ${fmt(meStorm.rps, 0)} req/s ` +
+      `(p99 ${fmt(meStorm.p99)} ms) with ${fmt(loginStorm.rps, 1)} logins/s`,
+  );
+  console.log(`/me during storm / alone = ${fmt(ratio)}x   target >= ${STORM_ME_TARGET}x   ${ratio >= STORM_ME_TARGET ? 'MET' : 'NOT MET'}`);
+  const breakdown = (r) => `200=${r.ok} 429=${r.s429} 503=${r.s503} other=${r.other}` +
+    (r.other > 0 ? ` (${Object.entries(r.codes).filter(([c]) => !['200', '429', '503'].includes(c)).map(([c, n]) => `${c}:${n}`).join(' ')})` : '') +
+    ` errors=${r.errors} timeouts=${r.timeouts}`;
+  const busiest = Math.max(...rows.map((r) => r.otherCores ?? 0));
+  if (busiest >= 0.25) {
+    console.log(
+      `note: the rest of the machine (other processes, kernel network work) used up to ${fmt(busiest)} of the ${cores} cores during these measurements ` +
+        `(load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}): the figures above are held down by that contention`,
+    );
+  }
+  console.log(`login status codes: one at a time ${breakdown(single)}; alone ${breakdown(alone)}; during storm ${breakdown(loginStorm)}`);
+
+  const failed = rows.filter((r) => r.other > 0 || r.errors > 0 || r.timeouts > 0 || (!r.login && (r.s429 > 0 || r.s503 > 0)));
+  if (failed.length > 0) {
+    failures.push(`storm requests failed: ${failed.map((r) => `${r.label} (${breakdown(r)})`).join('; ')}`);
+  }
+  console.log('');
+}
+
+async function ensureDatabase() {
+  if (dbCreated) return;
+  try {
+    await withPg((c) => c.query(`CREATE DATABASE "${dbName}"`));
+  } catch (err) {
+    throw new BenchError(`cannot create database ${dbName} via ${adminPgUrl}: ${err.message}`);
+  }
+  dbCreated = true;
 }
 
 async function main() {
@@ -506,6 +884,7 @@ async function main() {
   adminPgUrl = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
   redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
   const httpPhases = phases.has('me') || phases.has('cluster');
+  const loadPhases = httpPhases || phases.has('storm');
   const failures = [];
 
   const cpus = os.cpus();
@@ -513,7 +892,7 @@ async function main() {
   console.log(`  date        ${new Date().toISOString()}`);
   console.log(`  node        ${process.version} (${process.platform}/${process.arch})`);
   console.log(`  cores       ${os.availableParallelism?.() ?? cpus.length} (${cpus[0]?.model?.trim() ?? 'unknown'})`);
-  if (httpPhases) {
+  if (loadPhases) {
     console.log(`  autocannon  ${require('autocannon/package.json').version}, ${opts.connections} connections, ` +
       `${opts.warmup}s warm-up + ${opts.duration}s per target, ${opts.users} session cookies (load generator on the same machine)`);
     console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
@@ -523,12 +902,7 @@ async function main() {
   // ---- GET /api/auth/me: standalone, cluster, bare -------------------------------------------
   if (httpPhases) {
     console.log('== GET /api/auth/me ==');
-    try {
-      await withPg((c) => c.query(`CREATE DATABASE "${dbName}"`));
-    } catch (err) {
-      throw new BenchError(`cannot create database ${dbName} via ${adminPgUrl}: ${err.message}`);
-    }
-    dbCreated = true;
+    await ensureDatabase();
 
     const rows = {};
     let cookies;
@@ -621,6 +995,14 @@ async function main() {
       failures.push(`requests failed: ${failed.map((r) => `${r.label} (${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts)`).join('; ')}`);
     }
     console.log('');
+  }
+
+  // ---- login storm next to /me ------------------------------------------------------------------
+  if (phases.has('storm')) {
+    console.log('== login storm ==');
+    await ensureDatabase();
+    redisTouched = true;
+    await stormPhase(opts, failures);
   }
 
   // ---- RedisSessionStore on a private redis-server -------------------------------------------
