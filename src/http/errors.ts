@@ -58,6 +58,10 @@ export function errorHandler(logger: Logger, observer?: ErrorObserver): ErrorReq
     const bodyType = (error as { type?: unknown })?.type;
     const known = typeof bodyType === 'string' ? BODY_PARSER_ERRORS[bodyType] : undefined;
     if (known) return sendError(res, known[0], known[1]);
+    // Express and its router mark the client's own mistakes (a path that does not decode,
+    // say) with a 4xx status: answer those as bad input, never as our failure.
+    const status = (error as { status?: unknown; statusCode?: unknown })?.status ?? (error as { statusCode?: unknown })?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) return sendError(res, 'invalid_input', 'Malformed request');
     logger.error({ err: error, method: req.method, path: req.path }, 'unhandled error');
     return sendError(res, 'internal', 'Internal server error');
   };

@@ -29,8 +29,14 @@ const passwordSchema = z.string().min(1, 'Password is required');
 
 export const registerBody = z.object({ email: emailSchema, password: passwordSchema, name: nameSchema });
 export const loginBody = z.object({
-  // Login looks up, it does not validate: a malformed address is simply not found.
-  email: z.string().trim().toLowerCase().max(EMAIL_MAX_LENGTH),
+  // Login looks up, it does not validate: a malformed address is simply not found. Control
+  // characters are refused outright (PostgreSQL text cannot even hold a NUL).
+  email: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .max(EMAIL_MAX_LENGTH)
+    .refine((v) => !CONTROL.test(v), 'Email must not contain control characters'),
   password: passwordSchema,
   rememberMe: z.boolean().default(false),
 });

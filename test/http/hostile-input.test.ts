@@ -151,6 +151,21 @@ describeOnBackends(
       expect(huge).toMatch(/^HTTP\/1\.1 431/);
     });
 
+    it('refuses compressed bodies, undecodable paths and NUL in a login email without a 5xx', async () => {
+      for (const encoding of ['gzip', 'deflate', 'br']) {
+        const res = await new Client(url()).request('POST', '/api/auth/register', {
+          body: '{',
+          headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+        });
+        expectErrorShape(res, 415, 'unsupported_media_type');
+      }
+      const { client } = await signedUp(url());
+      expectErrorShape(await client.request('DELETE', '/api/auth/sessions/%ff'), 400, 'invalid_input');
+      expectErrorShape(await new Client(url()).get('/api/auth/%E0%A4%A'), 404, 'not_found');
+      const nul = await new Client(url()).post('/api/auth/login', { email: '\u0000a@a.aa', password: '\u0000' });
+      expectErrorShape(nul, 400, 'invalid_input');
+    });
+
     it('answers unknown API routes with 404 in the error shape', async () => {
       for (const path of ['/api/auth/nope', '/api/auth/me/extra', '/api/unknown', '/api']) {
         expectErrorShape(await new Client(url()).get(path), 404, 'not_found');

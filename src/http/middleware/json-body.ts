@@ -17,7 +17,9 @@ function hasBody(headers: Record<string, string | string[] | undefined>): boolea
 export function jsonBody(limit = BODY_LIMIT_BYTES): RequestHandler {
   // `strict` accepts only objects and arrays at the top level; JSON.parse turns a
   // "__proto__" key into an own property, never the prototype.
-  const parse = express.json({ limit, strict: true, type: 'application/json' });
+  // `inflate: false`: compressed bodies are refused (415) rather than decompressed — a small
+  // JSON body gains nothing from it, and a decompression bomb or broken stream risks much.
+  const parse = express.json({ limit, strict: true, type: 'application/json', inflate: false });
   return (req, res, next) => {
     if (!hasBody(req.headers)) return next(); // GET and friends: nothing to read
     const declared = Number(req.headers['content-length']);
