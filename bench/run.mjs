@@ -14,10 +14,12 @@
 //            connections cycling through BENCH_STORM_USERS accounts); /me alone; /me and logins
 //            at the same time (two autocannon runs). Targets: logins/s >= 0.8 x cores / one
 //            login's seconds; /me during the storm >= 0.6 x /me alone. Login 429/503 answers
-//            are counted apart, not as failures. Throttling limits that src/config.ts declares
-//            (LOGIN_*/REGISTER_* limits) are raised to their maximum for this Latch, so that the
-//            storm measures hashing, not throttling; the hashing bound (HASH_CONCURRENCY,
-//            HASH_QUEUE_LIMIT, if present) is left at Latch's default: it is what is measured.
+//            are counted apart, not as failures. The hashing bound (HASH_CONCURRENCY,
+//            HASH_QUEUE_LIMIT, if present) is left at Latch's default: it is part of what is measured.
+//
+// Every Latch started here (me, cluster, storm) gets the throttling limits that src/config.ts
+// declares (LOGIN_*/REGISTER_* counts, read when the bench runs) raised to the largest value the
+// built config accepts, so that registering the bench users and the storm are not refused.
 //
 //   npm run bench            (builds, then runs this file)
 //
@@ -402,11 +404,12 @@ async function registerUsers(baseUrl, n, tag) {
       // A per-IP registration limit: wait as told (or a second), within an overall budget.
       registerThrottling.refused++;
       const retryAfter = Number(res.headers.get('retry-after'));
-      const waitMs = Math.min(Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1_000, 60_000);
+      const waitMs = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : 1_000;
       if (registerThrottling.waitedMs + waitMs > REGISTER_THROTTLE_BUDGET_MS) {
         throw new BenchError(
-          `register user ${i}: HTTP 429 after ${registerThrottling.refused} refusals and ` +
-            `${(registerThrottling.waitedMs / 1000).toFixed(0)}s of waiting (registration limit): ${body.slice(0, 300)}`,
+          `register user ${i}: HTTP 429 (registration limit; Retry-After ${res.headers.get('retry-after') ?? 'absent'}) after ` +
+            `${registerThrottling.refused} refusals and ${(registerThrottling.waitedMs / 1000).toFixed(0)}s of waiting ` +
+            `(budget ${REGISTER_THROTTLE_BUDGET_MS / 1000}s): ${body.slice(0, 300)}`,
         );
       }
       registerThrottling.waitedMs += waitMs;
@@ -531,8 +534,8 @@ function latchBaseEnv(latchRedisUrl) {
 }
 
 /** Starts Latch on `latchRedisUrl`, registers users, measures /me, stops it. */
-async function measureLatch(label, latchRedisUrl, tag, opts) {
-  const { latch, baseUrl } = await startLatch(label, latchRedisUrl);
+async function measureLatch(label, latchRedisUrl, tag, opts, extraEnv) {
+  const { latch, baseUrl } = await startLatch(label, latchRedisUrl, extraEnv);
   const t0 = Date.now();
   const cookies = await registerUsers(baseUrl, opts.users, tag);
   await checkCookies(baseUrl, cookies);
@@ -561,10 +564,11 @@ async function loadConfigModule() {
 }
 
 /**
- * Env raising each throttling limit that src/config.ts declares (as read now: it is being
- * changed), to the largest value the built config accepts. Hashing bounds stay as they are.
+ * Env raising each throttling limit that src/config.ts declares (as read when the bench runs),
+ * to the largest value the built config accepts: every Latch the bench starts gets it, so that
+ * registering the bench users and the login storm are not refused. Hashing bounds stay as they are.
  */
-async function stormLimitEnv(configModule) {
+async function throttleLimitEnv(configModule) {
   const source = readFileSync(path.join(root, 'src/config.ts'), 'utf8');
   const block = /const ENV_NAMES[^=]*=\s*\{([\s\S]*?)\};/.exec(source)?.[1] ?? source;
   const names = new Map(); // env name -> config key
@@ -600,6 +604,7 @@ async function stormLimitEnv(configModule) {
     else env[name] = String(value);
   }
   if (unchanged.length > 0) notes.push(`left at their defaults: ${unchanged.join(', ')}`);
+  let hashingNote;
   if (hashing.length > 0) {
     let resolved = {};
     try {
@@ -611,16 +616,13 @@ async function stormLimitEnv(configModule) {
       const name = [...names].find(([, k]) => k === key)[0];
       return resolved[key] === undefined ? name : `${name}=${resolved[key]}`;
     });
-    notes.push(`hashing bound left at Latch's defaults (part of what is measured): ${shown.join(' ')}`);
+    hashingNote = `hashing bound left at Latch's defaults (part of what is measured): ${shown.join(' ')}`;
   }
-  for (const pair of (process.env.BENCH_STORM_ENV ?? '').split(/\s+/).filter(Boolean)) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new BenchError(`BENCH_STORM_ENV: "${pair}" is not NAME=value`);
-    env[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  if (!valid({ ...base, ...env })) throw new BenchError(`the storm's Latch env is refused by dist/config.js: ${JSON.stringify(env)}`);
-  return { env, notes, checked: configModule !== undefined };
+  if (!valid({ ...base, ...env })) throw new BenchError(`the throttling env is refused by dist/config.js: ${JSON.stringify(env)}`);
+  return { env, notes, hashingNote, valid, checked: configModule !== undefined };
 }
+
+const envText = (env) => Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
 
 function loginCannon(url, bodies, connections, duration) {
   let next = 0;
@@ -739,12 +741,19 @@ async function argon2Reference(params, rounds = 20) {
   }
 }
 
-async function stormPhase(opts, failures) {
+async function stormPhase(opts, failures, throttle, configModule) {
   const cores = os.availableParallelism?.() ?? os.cpus().length;
   const stormUsers = count('BENCH_STORM_USERS', 200);
   const stormConnections = count('BENCH_STORM_CONNECTIONS', 8);
-  const configModule = await loadConfigModule();
-  const { env, notes, checked } = await stormLimitEnv(configModule);
+  const env = { ...throttle.env };
+  for (const pair of (process.env.BENCH_STORM_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new BenchError(`BENCH_STORM_ENV: "${pair}" is not NAME=value`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (!throttle.valid({ ...latchBaseEnv(redisUrl), ...env })) {
+    throw new BenchError(`the storm's Latch env is refused by dist/config.js: ${envText(env)}`);
+  }
   let argonParams;
   try {
     const c = configModule?.resolveConfig(configModule.configFromEnv({ ...process.env, ...latchBaseEnv(redisUrl), ...env }));
@@ -758,10 +767,8 @@ async function stormPhase(opts, failures) {
       `(${opts.connections} connections, ${opts.users} cookies); PostgreSQL + shared Redis; ${cores} cores; ` +
       `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
   );
-  const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
-  console.log(`  throttling env for this Latch: ${envText || '(none: src/config.ts declares no login/registration limit)'}` +
-    `${checked ? '' : ' (not validated: dist/config.js not importable)'}`);
-  for (const note of notes) console.log(`  note: ${note}`);
+  console.log(`  env for this Latch: ${envText(env) || '(none)'}`);
+  if (throttle.hashingNote) console.log(`  note: ${throttle.hashingNote}`);
 
   const { latch, baseUrl } = await startLatch('latch for the storm', redisUrl, env);
   const t0 = Date.now();
@@ -897,6 +904,14 @@ async function main() {
       `${opts.warmup}s warm-up + ${opts.duration}s per target, ${opts.users} session cookies (load generator on the same machine)`);
     console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
   }
+  // Throttling limits Latch declares, raised for every Latch started here (login/registration).
+  const configModule = loadPhases ? await loadConfigModule() : undefined;
+  const throttle = loadPhases ? await throttleLimitEnv(configModule) : { env: {}, notes: [] };
+  if (loadPhases) {
+    console.log(`  throttling  ${envText(throttle.env) || '(src/config.ts declares no login/registration limit)'}` +
+      `${throttle.checked ? '' : ' (not validated: dist/config.js not importable)'}`);
+    for (const note of throttle.notes) console.log(`              ${note}`);
+  }
   console.log('');
 
   // ---- GET /api/auth/me: standalone, cluster, bare -------------------------------------------
@@ -921,7 +936,7 @@ async function main() {
       } catch (err) {
         throw new BenchError(`cannot write to Redis at ${redisUrl}: ${err.message}`);
       }
-      const run = await measureLatch('latch on standalone redis', redisUrl, 's', opts);
+      const run = await measureLatch('latch on standalone redis', redisUrl, 's', opts, throttle.env);
       rows.standalone = run.result;
       cookies = run.cookies;
     }
@@ -932,7 +947,7 @@ async function main() {
       const cluster = await startPrivateCluster();
       console.log(`  cluster up in ${((Date.now() - t0) / 1000).toFixed(1)}s on ports ${cluster.ports[0]}-${cluster.ports.at(-1)}`);
       try {
-        const run = await measureLatch('latch on redis cluster', cluster.url, 'c', opts);
+        const run = await measureLatch('latch on redis cluster', cluster.url, 'c', opts, throttle.env);
         rows.cluster = run.result;
         cookies ??= run.cookies;
       } finally {
@@ -1002,7 +1017,7 @@ async function main() {
     console.log('== login storm ==');
     await ensureDatabase();
     redisTouched = true;
-    await stormPhase(opts, failures);
+    await stormPhase(opts, failures, throttle, configModule);
   }
 
   // ---- RedisSessionStore on a private redis-server -------------------------------------------
