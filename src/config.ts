@@ -98,6 +98,27 @@ const schema = z.object({
   hashConcurrency: integer(1, 64).default(defaultHashConcurrency()),
   hashQueueLimit: integer(0, 100_000).default(32),
   eventRetention: duration.prefault('90d'),
+  mailFrom: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
+  outboxDir: z.string().min(1).default('./data/outbox'),
+  verifyTokenTtl: duration.prefault('24h'),
+  resetTokenTtl: duration.prefault('1h'),
+  mailAccountMax: integer(3, 1000).default(3),
+  mailAccountWindow: duration.prefault('15m'),
+  mailIpMax: integer(1, 1_000_000).default(10),
+  mailIpWindow: duration.prefault('1h'),
+  /** Waits between attempts to deliver one mail, e.g. "1s,5s,30s,2m,10m". */
+  mailRetryDelays: z
+    .union([z.array(z.number().int().nonnegative()), z.string()])
+    .transform((value, ctx) => {
+      if (Array.isArray(value)) return value;
+      const delays = value.split(',').map((part) => parseDuration(part.trim()));
+      if (delays.some((d) => d === null)) {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a list of durations like 1s,5s,30s` });
+        return z.NEVER;
+      }
+      return delays as number[];
+    })
+    .prefault('1s,5s,30s,2m,10m'),
   metricsToken: z.string().min(16, 'must be at least 16 characters').optional(),
   maxSessionsPerUser: integer(1, 10_000).default(50),
   requireEmailVerification: flag.default(false),
@@ -129,6 +150,9 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   loginAccountMaxFailures: 'LOGIN_ACCOUNT_MAX_FAILURES', loginAccountWindow: 'LOGIN_ACCOUNT_WINDOW',
   registerIpMax: 'REGISTER_IP_MAX', registerIpWindow: 'REGISTER_IP_WINDOW',
   hashConcurrency: 'HASH_CONCURRENCY', hashQueueLimit: 'HASH_QUEUE_LIMIT', eventRetention: 'EVENT_RETENTION',
+  mailFrom: 'MAIL_FROM', outboxDir: 'OUTBOX_DIR', verifyTokenTtl: 'VERIFY_TOKEN_TTL', resetTokenTtl: 'RESET_TOKEN_TTL',
+  mailAccountMax: 'MAIL_ACCOUNT_MAX', mailAccountWindow: 'MAIL_ACCOUNT_WINDOW', mailIpMax: 'MAIL_IP_MAX',
+  mailIpWindow: 'MAIL_IP_WINDOW', mailRetryDelays: 'MAIL_RETRY_DELAYS',
   metricsToken: 'METRICS_TOKEN', maxSessionsPerUser: 'MAX_SESSIONS_PER_USER',
   requireEmailVerification: 'REQUIRE_EMAIL_VERIFICATION', smtpUrl: 'SMTP_URL', publicUrl: 'PUBLIC_URL',
   argon2MemoryCost: 'ARGON2_MEMORY_COST', argon2TimeCost: 'ARGON2_TIME_COST', argon2Parallelism: 'ARGON2_PARALLELISM',

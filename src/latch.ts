@@ -11,6 +11,11 @@ import { Argon2Hasher } from './adapters/argon2-hasher.js';
 import { LatchMetrics } from './adapters/metrics.js';
 import { createRateLimiter, type LimiterBackend } from './adapters/rate-limit/rlf-limiter.js';
 import { SqlAuditLog } from './adapters/sql/audit-log.js';
+import { BackgroundMailer } from './adapters/mail/background-mailer.js';
+import { outboxTransport, smtpTransport } from './adapters/mail/transports.js';
+import { SqlTokenStore } from './adapters/sql/token-store.js';
+import { MailComposer } from './domain/mails.js';
+import { RecoveryService } from './domain/recovery-service.js';
 import { LoginThrottle } from './domain/login-throttle.js';
 import { AccountService } from './domain/account-service.js';
 import { Credentials } from './domain/credentials.js';
@@ -136,6 +141,32 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   });
   const registrationLimit = limiter('register-ip', config.registerIpMax, config.registerIpWindow);
 
+  const mailFrom = config.mailFrom ?? `Latch <no-reply@${new URL(config.publicUrl).hostname}>`;
+  const mailer = new BackgroundMailer(
+    config.smtpUrl ? smtpTransport(config.smtpUrl, mailFrom, timeoutMs) : outboxTransport(config.outboxDir, mailFrom),
+    config.mailRetryDelays,
+    logger,
+  );
+  const recovery = new RecoveryService({
+    users,
+    sessions,
+    tokens: new SqlTokenStore(database.db),
+    mailer,
+    mails: new MailComposer(config.publicUrl),
+    credentials,
+    passwordPolicy,
+    events,
+    clock,
+    random: cryptoRandom,
+    mailLimits: {
+      perAccount: limiter('mail-account', config.mailAccountMax, config.mailAccountWindow),
+      perIp: limiter('mail-ip', config.mailIpMax, config.mailIpWindow),
+    },
+    verifyTokenTtlMs: config.verifyTokenTtl,
+    resetTokenTtlMs: config.resetTokenTtl,
+    reauthWindowMs: config.reauthWindow,
+  });
+
   const auth = new AuthService({
     users,
     sessions,
@@ -148,6 +179,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     loginThrottle,
     registrationLimit,
     events,
+    verification: recovery,
+    requireEmailVerification: config.requireEmailVerification,
   });
   const account = new AccountService({
     users,
@@ -159,11 +192,12 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     reauthWindowMs: config.reauthWindow,
     audit,
     events,
+    afterPasswordChange: (user) => recovery.afterPasswordChange(user),
   });
 
   const cookie = sessionCookie(config.cookieSecure);
   const guards = sessionMiddleware(auth, cookie, clock);
-  const router = createApiRouter({ config, auth, account, cookie, guards, clock, logger, metrics });
+  const router = createApiRouter({ config, auth, account, recovery, cookie, guards, clock, logger, metrics });
 
   // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
   // (Redis expires its keys itself).
@@ -192,6 +226,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     metrics,
     async close() {
       clearInterval(sweep);
+      await mailer.close();
       await redis?.close();
       await database.close();
     },

@@ -10,7 +10,7 @@ import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, SessionStore, UserRepository } from './ports.js';
 import type { SessionRecord } from './session.js';
 import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
-import { publicUser, type UserWithPassword } from './user.js';
+import { publicUser, type User, type UserWithPassword } from './user.js';
 
 export interface AccountServiceDeps {
   users: UserRepository;
@@ -25,6 +25,8 @@ export interface AccountServiceDeps {
   audit: AuditLog;
   /** Records events (the audit log, as observed by metrics). */
   events: AuthEventSink;
+  /** Mail-side follow-up of a password change (void reset links, notify the owner). */
+  afterPasswordChange(user: User): Promise<void>;
 }
 
 const EVENTS_PAGE_MAX = 100;
@@ -83,6 +85,14 @@ export class AccountService {
     const issued = await issuer.issue(publicUser(account), { rememberMe: auth.session.rememberMe }, client);
     const count = await sessions.deleteByUser(account.id, issued.session.id);
     await this.record('password_changed', auth, client, { sessionId: issued.session.id, count });
+    await this.deps.afterPasswordChange(publicUser(account));
+    return issued;
+  }
+
+  /** A new cookie for the same sign-in (after an address change takes effect). */
+  async rotateSession(auth: Authenticated, user: User, client: ClientInfo): Promise<IssuedSession> {
+    const issued = await this.deps.issuer.issue(user, { rememberMe: auth.session.rememberMe }, client);
+    await this.deps.sessions.delete(auth.session.id);
     return issued;
   }
 

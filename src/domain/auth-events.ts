@@ -12,6 +12,10 @@ export const authEventTypes = [
   'session_revoked',
   'sessions_revoked',
   'password_changed',
+  'password_reset',
+  'email_verified',
+  'email_change_requested',
+  'email_changed',
   'account_deleted',
 ] as const;
 

@@ -36,7 +36,22 @@ export interface AuthServiceDeps {
   /** Registrations per client IP. */
   registrationLimit: RateLimiter;
   events: AuthEventSink;
+  verification: EmailVerification;
+  /** REQUIRE_EMAIL_VERIFICATION: no session until the address is verified. */
+  requireEmailVerification: boolean;
 }
+
+/** What registration needs from the mail side (RecoveryService). */
+export interface EmailVerification {
+  sendVerification(user: User, client: ClientInfo): Promise<void>;
+  notifySignupAttempt(email: string, client: ClientInfo): Promise<void>;
+}
+
+/**
+ * With REQUIRE_EMAIL_VERIFICATION a registration never signs in, and a new address and a taken
+ * one get the same answer (the owner of a taken one is told by mail instead).
+ */
+export type RegisterOutcome = { kind: 'signed_in'; issued: IssuedSession } | { kind: 'verification_pending' };
 
 export class AuthService {
   constructor(private readonly deps: AuthServiceDeps) {}
@@ -44,8 +59,8 @@ export class AuthService {
   async register(
     input: { email: string; password: string; name: string },
     client: ClientInfo,
-  ): Promise<IssuedSession> {
-    const { users, credentials, passwordPolicy, clock, random, issuer, registrationLimit } = this.deps;
+  ): Promise<RegisterOutcome> {
+    const { users, credentials, passwordPolicy, clock, random, issuer, registrationLimit, verification, requireEmailVerification } = this.deps;
     const gate = await registrationLimit.consume(client.ip);
     if (!gate.allowed) throw new RateLimitedError(gate.retryAfterMs);
     const email = normalizeEmail(input.email);
@@ -62,10 +77,19 @@ export class AuthService {
       createdAt: clock.now(),
       passwordHash: await credentials.hash(password),
     });
-    if (!created.ok) throw new LatchError('email_taken', 'An account with this email already exists');
+    if (!created.ok) {
+      if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
+      await verification.notifySignupAttempt(email, client);
+      return { kind: 'verification_pending' };
+    }
+    await verification.sendVerification(created.user, client);
+    if (requireEmailVerification) {
+      await this.record('registered', created.user.id, client);
+      return { kind: 'verification_pending' };
+    }
     const issued = await issuer.issue(created.user, { rememberMe: false }, client);
     await this.record('registered', created.user.id, client, issued.session.id);
-    return issued;
+    return { kind: 'signed_in', issued };
   }
 
   async login(
@@ -94,6 +118,9 @@ export class AuthService {
       throw invalidCredentials();
     }
     await loginThrottle.succeeded(email, client.ip);
+    if (this.deps.requireEmailVerification && !account.emailVerified) {
+      throw new LatchError('email_unverified', 'Verify your email address first: follow the link we mailed you');
+    }
     const issued = await issuer.issue(publicUser(account), { rememberMe: input.rememberMe }, client);
     await this.record('login_succeeded', account.id, client, issued.session.id);
     return issued;

@@ -11,6 +11,8 @@ export const errorCodes = [
   'email_taken',
   'not_found',
   'csrf',
+  'invalid_token',
+  'email_unverified',
   'reauth_required',
   'unsupported_media_type',
   'payload_too_large',

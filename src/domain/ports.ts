@@ -25,6 +25,10 @@ export interface UserRepository {
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
   /** Removes the account and every record that belongs to it. Returns whether it existed. */
   delete(userId: string): Promise<boolean>;
+  /** Marks the address verified, if it is still the account's address. Returns the user, or null. */
+  markEmailVerified(userId: string, email: string): Promise<User | null>;
+  /** Moves the account to a new (verified) address; `email_taken` if someone holds it now. */
+  changeEmail(userId: string, newEmail: string): Promise<CreateUserResult | { ok: false; reason: 'not_found' }>;
   ping(): Promise<void>;
 }
 
@@ -45,6 +49,8 @@ export interface SessionStore {
   find(sessionId: string): Promise<SessionWithUser | null>;
   /** Records use: the new last-seen time and the new expiry. No-op when the session is gone. */
   touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void>;
+  /** The user's public fields changed (address, verification): stores that cache them update. */
+  refreshUser(user: User): Promise<void>;
   /** The session proved the password again (login, re-authentication) at `at`. */
   recordReauthentication(sessionId: string, at: number): Promise<void>;
   /** Ends one session. Returns whether it existed. */

@@ -10,6 +10,7 @@ import type { LatchMetrics } from '../adapters/metrics.js';
 import type { Config } from '../config.js';
 import type { AccountService } from '../domain/account-service.js';
 import type { AuthService } from '../domain/auth-service.js';
+import type { RecoveryService } from '../domain/recovery-service.js';
 import type { Clock } from '../domain/ports.js';
 import { clientIpResolver } from './client-ip.js';
 import type { SessionCookie } from './cookies.js';
@@ -19,11 +20,13 @@ import { jsonBody } from './middleware/json-body.js';
 import type { SessionMiddleware } from './middleware/session.js';
 import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
+import { recoveryRoutes } from './routes/recovery.js';
 
 export interface ApiRouterDeps {
   config: Config;
   auth: AuthService;
   account: AccountService;
+  recovery: RecoveryService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
   clock: Clock;
@@ -39,6 +42,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   const routeDeps = { ...deps, clientIp: clientIpResolver(config.trustProxy) };
   authRoutes(router, routeDeps);
   accountRoutes(router, routeDeps);
+  recoveryRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   router.use(errorHandler(deps.logger, { dependencyFailed: (dependency) => deps.metrics.dependencyErrors.inc({ dependency }) }));
   return router;

@@ -14,6 +14,8 @@ const STATUS: Record<ErrorCode, number> = {
   invalid_credentials: 401,
   unauthorized: 401,
   csrf: 403,
+  invalid_token: 400,
+  email_unverified: 403,
   reauth_required: 403,
   not_found: 404,
   email_taken: 409,

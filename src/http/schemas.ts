@@ -27,22 +27,34 @@ const nameSchema = z
 /** Length and strength rules live in the domain's password policy, not here. */
 const passwordSchema = z.string().min(1, 'Password is required');
 
-export const registerBody = z.object({ email: emailSchema, password: passwordSchema, name: nameSchema });
-export const loginBody = z.object({
-  // Login looks up, it does not validate: a malformed address is simply not found. Control
-  // characters are refused outright (PostgreSQL text cannot even hold a NUL).
-  email: z
+/**
+ * An address to look up (login, forgot password): not validated as an address — a malformed
+ * one is simply not found — but control characters are refused outright (PostgreSQL text
+ * cannot even hold a NUL).
+ */
+function loginEmail() {
+  return z
     .string()
     .trim()
     .toLowerCase()
     .max(EMAIL_MAX_LENGTH)
-    .refine((v) => !CONTROL.test(v), 'Email must not contain control characters'),
+    .refine((v) => !CONTROL.test(v), 'Email must not contain control characters');
+}
+
+export const registerBody = z.object({ email: emailSchema, password: passwordSchema, name: nameSchema });
+export const loginBody = z.object({
+  email: loginEmail(),
   password: passwordSchema,
   rememberMe: z.boolean().default(false),
 });
 
 export const passwordProofBody = z.object({ password: passwordSchema });
 export const changePasswordBody = z.object({ currentPassword: passwordSchema, newPassword: passwordSchema });
+
+export const emailBody = z.object({ email: loginEmail() });
+export const tokenBody = z.object({ token: z.string().max(200) });
+export const resetPasswordBody = z.object({ token: z.string().max(200), password: passwordSchema });
+export const changeEmailBody = z.object({ newEmail: emailSchema, password: passwordSchema });
 
 /** `GET /events?before=&limit=`: `before` is the `next` cursor of an earlier page. */
 export const eventsQuery = z.object({

@@ -61,6 +61,8 @@ beforeEach(() => {
     }),
     registrationLimit: new InMemoryRateLimiter(1000, HOUR, clock),
     events,
+    verification: { sendVerification: async () => {}, notifySignupAttempt: async () => {} },
+    requireEmailVerification: false,
   });
 });
 
@@ -74,8 +76,10 @@ async function rejection(promise: Promise<unknown>): Promise<LatchError> {
   throw new Error('expected a LatchError, got success');
 }
 
-function register(email = 'ada@example.com', password = PASSWORD, name = 'Ada Lovelace') {
-  return auth.register({ email, password, name }, client);
+async function register(email = 'ada@example.com', password = PASSWORD, name = 'Ada Lovelace') {
+  const outcome = await auth.register({ email, password, name }, client);
+  if (outcome.kind !== 'signed_in') throw new Error('expected a session from registration');
+  return outcome.issued;
 }
 
 describe('register', () => {
@@ -143,7 +147,9 @@ describe('register', () => {
   });
 
   it('caps the stored user agent at 512 characters', async () => {
-    const issued = await auth.register({ email: 'ua@example.com', password: PASSWORD, name: 'Ua User' }, { ip: '::1', userAgent: 'x'.repeat(5000) });
+    const outcome = await auth.register({ email: 'ua@example.com', password: PASSWORD, name: 'Ua User' }, { ip: '::1', userAgent: 'x'.repeat(5000) });
+    if (outcome.kind !== 'signed_in') throw new Error('expected a session');
+    const { issued } = outcome;
     expect(issued.session.userAgent).toHaveLength(512);
     expect(sessions.peek(issued.session.id)!.userAgent).toHaveLength(512);
   });

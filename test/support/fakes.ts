@@ -64,6 +64,22 @@ export class InMemoryUserRepository implements UserRepository {
     return this.byId.delete(userId);
   }
 
+  async markEmailVerified(userId: string, email: string): Promise<User | null> {
+    const user = this.byId.get(userId);
+    if (!user || user.email !== email) return null;
+    user.emailVerified = true;
+    return publicUser(user);
+  }
+
+  async changeEmail(userId: string, newEmail: string) {
+    const user = this.byId.get(userId);
+    if (!user) return { ok: false, reason: 'not_found' } as const;
+    for (const other of this.byId.values()) if (other.email === newEmail && other.id !== userId) return { ok: false, reason: 'email_taken' } as const;
+    user.email = newEmail;
+    user.emailVerified = true;
+    return { ok: true, user: publicUser(user) } as const;
+  }
+
   async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
     const user = this.byId.get(userId);
     if (user) user.passwordHash = passwordHash;
@@ -105,6 +121,10 @@ export class InMemorySessionStore implements SessionStore {
     this.insertedUsers.set(user.id, publicUser(user));
     const mine = [...this.sessions.values()].filter((s) => s.userId === user.id).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
     for (const evicted of mine.slice(limits.keepAtMost)) this.sessions.delete(evicted.id);
+  }
+
+  async refreshUser(user: User): Promise<void> {
+    this.insertedUsers.set(user.id, publicUser(user));
   }
 
   async recordReauthentication(sessionId: string, at: number): Promise<void> {

@@ -62,6 +62,12 @@ export class RedisSessionStore implements SessionStore {
     await this.redis.script(scripts.touchSession, [`${base}:s:${sessionId}`], [base, sessionId, String(lastSeenAt), String(expiresAt)]);
   }
 
+  /** Rewrites the cached public fields, if cached (keeping their TTL). */
+  async refreshUser(user: User): Promise<void> {
+    const key = `${this.baseOfUser(user.id)}:u:${uidHex(user.id)}`;
+    await this.redis.command(key, ['SET', key, encodeUser(user), 'XX', 'KEEPTTL']);
+  }
+
   async recordReauthentication(sessionId: string, at: number): Promise<void> {
     const base = this.baseOfSession(sessionId);
     await this.redis.script(scripts.recordReauthentication, [`${base}:s:${sessionId}`], [String(at)]);

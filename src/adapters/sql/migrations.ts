@@ -71,6 +71,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('auth_events_at').on('auth_events').column('at').execute();
       },
     },
+    '0004_one_time_tokens': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('one_time_tokens')
+          .addColumn('token_hash', bytes, (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('email', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('one_time_tokens_user').on('one_time_tokens').columns(['user_id', 'purpose']).execute();
+      },
+    },
   };
 }
 

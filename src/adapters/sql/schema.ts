@@ -39,10 +39,19 @@ export interface AuthEventsTable {
   count: number | null;
 }
 
+export interface OneTimeTokensTable {
+  token_hash: Buffer;
+  user_id: string;
+  purpose: string;
+  email: string;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
   auth_events: AuthEventsTable;
+  one_time_tokens: OneTimeTokensTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

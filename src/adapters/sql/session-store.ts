@@ -37,6 +37,9 @@ export class SqlSessionStore implements SessionStore {
     );
   }
 
+  /** Sessions join the users table on every read: nothing cached to refresh. */
+  async refreshUser(): Promise<void> {}
+
   recordReauthentication(sessionId: string, at: number): Promise<void> {
     return guarded(async () => {
       await this.db.updateTable('sessions').set({ authenticated_at: at }).where('id', '=', sessionId).execute();

@@ -59,6 +59,28 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
+  markEmailVerified(userId: string, email: string): Promise<User | null> {
+    return guarded(async () => {
+      await this.db.updateTable('users').set({ email_verified: 1 }).where('id', '=', userId).where('email', '=', email).execute();
+      const row = await this.db.selectFrom('users').selectAll().where('id', '=', userId).where('email', '=', email).executeTakeFirst();
+      return row ? toUser(row) : null;
+    });
+  }
+
+  changeEmail(userId: string, newEmail: string): Promise<CreateUserResult | { ok: false; reason: 'not_found' }> {
+    return guarded(async () => {
+      try {
+        const result = await this.db.updateTable('users').set({ email: newEmail, email_verified: 1 }).where('id', '=', userId).executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) return { ok: false, reason: 'not_found' } as const;
+      } catch (error) {
+        if (isUniqueViolation(error)) return { ok: false, reason: 'email_taken' } as const;
+        throw error;
+      }
+      const row = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
+      return { ok: true, user: toUser(row) } as const;
+    });
+  }
+
   ping(): Promise<void> {
     return guarded(async () => void (await this.db.selectFrom('users').select('id').limit(1).execute()));
   }

@@ -24,9 +24,12 @@ export function authRoutes(router: Router, { auth, cookie, guards, clock, client
 
   router.post('/register', guards.requireGuest, async (req, res) => {
     const body = parseBody(registerBody, req.body);
-    const issued = await auth.register(body, clientInfo(req, clientIp));
-    issue(res, issued);
-    sendJson(res, 201, { user: toPublicUser(issued.user) });
+    const outcome = await auth.register(body, clientInfo(req, clientIp));
+    if (outcome.kind === 'verification_pending') {
+      return sendJson(res, 202, { message: 'Check your email to finish creating your account' });
+    }
+    issue(res, outcome.issued);
+    sendJson(res, 201, { user: toPublicUser(outcome.issued.user) });
   });
 
   router.post('/login', guards.requireGuest, async (req, res) => {

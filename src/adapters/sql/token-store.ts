@@ -1,0 +1,57 @@
+/** One-time tokens in the SQL database; `consume` is a single DELETE … RETURNING, so one use wins. */
+import type { Kysely } from 'kysely';
+import type { OneTimeToken, TokenPurpose, TokenStore } from '../../domain/one-time-tokens.js';
+import type { Database } from './schema.js';
+import { guarded } from './errors.js';
+
+export class SqlTokenStore implements TokenStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  issue(tokenHash: Buffer, token: OneTimeToken): Promise<void> {
+    return guarded(() =>
+      this.db.transaction().execute(async (tx) => {
+        await tx.deleteFrom('one_time_tokens').where('user_id', '=', token.userId).where('purpose', '=', token.purpose).execute();
+        await tx
+          .insertInto('one_time_tokens')
+          .values({ token_hash: tokenHash, user_id: token.userId, purpose: token.purpose, email: token.email, expires_at: token.expiresAt })
+          .execute();
+      }),
+    );
+  }
+
+  peek(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null> {
+    return guarded(async () => {
+      const row = await this.db
+        .selectFrom('one_time_tokens')
+        .selectAll()
+        .where('token_hash', '=', tokenHash)
+        .where('purpose', '=', purpose)
+        .where('expires_at', '>', now)
+        .executeTakeFirst();
+      return row ? toToken(row) : null;
+    });
+  }
+
+  consume(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null> {
+    return guarded(async () => {
+      const row = await this.db
+        .deleteFrom('one_time_tokens')
+        .where('token_hash', '=', tokenHash)
+        .where('purpose', '=', purpose)
+        .where('expires_at', '>', now)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toToken(row) : null;
+    });
+  }
+
+  revokeAll(userId: string, purpose: TokenPurpose): Promise<void> {
+    return guarded(async () => {
+      await this.db.deleteFrom('one_time_tokens').where('user_id', '=', userId).where('purpose', '=', purpose).execute();
+    });
+  }
+}
+
+function toToken(row: { user_id: string; purpose: string; email: string; expires_at: number }): OneTimeToken {
+  return { userId: row.user_id, purpose: row.purpose as TokenPurpose, email: row.email, expiresAt: Number(row.expires_at) };
+}

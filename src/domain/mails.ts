@@ -1,0 +1,87 @@
+/**
+ * The mails Latch sends: subject, plain text and HTML. Links are built from PUBLIC_URL only —
+ * never from the request's Host — so a forged Host header cannot point a reset link at an
+ * attacker's site. User-supplied text (the name) is HTML-escaped.
+ */
+export interface Mail {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface Mailer {
+  /** Queues a mail for delivery; never waits for the mail server. */
+  send(mail: Mail): void;
+}
+
+export class MailComposer {
+  constructor(private readonly publicUrl: string) {}
+
+  verifyEmail(to: string, name: string, token: string): Mail {
+    const link = this.link('/verify-email', token);
+    return this.compose(to, 'Verify your email address', name, [
+      'Please confirm that this is your email address by opening this link:',
+      link,
+      'The link works once and expires in 24 hours. If you did not create an account, ignore this mail.',
+    ], link);
+  }
+
+  confirmNewEmail(to: string, name: string, token: string): Mail {
+    const link = this.link('/verify-email', token);
+    return this.compose(to, 'Confirm your new email address', name, [
+      'You asked to use this address for your account. Confirm it by opening this link:',
+      link,
+      'Until you do, your account keeps its current address. If this was not you, ignore this mail.',
+    ], link);
+  }
+
+  emailChangeNotice(to: string, name: string, newEmail: string): Mail {
+    return this.compose(to, 'Your email address is being changed', name, [
+      `Someone signed in to your account asked to change its address to ${newEmail}.`,
+      'The change takes effect when the new address is confirmed. If this was not you, change your password now.',
+    ]);
+  }
+
+  resetPassword(to: string, name: string, token: string): Mail {
+    const link = this.link('/reset-password', token);
+    return this.compose(to, 'Reset your password', name, [
+      'To choose a new password, open this link:',
+      link,
+      'The link works once and expires in 1 hour. If you did not ask for this, ignore this mail: your password stays as it is.',
+    ], link);
+  }
+
+  passwordChangedNotice(to: string, name: string): Mail {
+    return this.compose(to, 'Your password was changed', name, [
+      'The password of your account was just changed, and every session was signed out.',
+      'If this was not you, reset your password right away.',
+    ]);
+  }
+
+  signupAttemptNotice(to: string, name: string): Mail {
+    return this.compose(to, 'Someone tried to sign up with your address', name, [
+      'Someone tried to create a new account with this email address, which already has one.',
+      'If it was you, sign in instead (or reset your password). If not, no action is needed.',
+    ]);
+  }
+
+  private link(path: string, token: string): string {
+    const url = new URL(path, this.publicUrl);
+    url.searchParams.set('token', token);
+    return url.toString();
+  }
+
+  private compose(to: string, subject: string, name: string, paragraphs: string[], link?: string): Mail {
+    const text = [`Hello ${name},`, '', ...paragraphs.flatMap((p) => [p, '']), '— Latch'].join('\n');
+    const body = paragraphs
+      .map((p) => (p === link ? `<p><a href="${escapeHtml(p)}">${escapeHtml(p)}</a></p>` : `<p>${escapeHtml(p)}</p>`))
+      .join('\n');
+    const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>Hello ${escapeHtml(name)},</p>\n${body}\n<p>— Latch</p></body></html>`;
+    return { to, subject, text, html };
+  }
+}
+
+function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
