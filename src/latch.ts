@@ -143,7 +143,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
 
   const mailFrom = config.mailFrom ?? `Latch <no-reply@${new URL(config.publicUrl).hostname}>`;
   const mailer = new BackgroundMailer(
-    config.smtpUrl ? smtpTransport(config.smtpUrl, mailFrom, timeoutMs) : outboxTransport(config.outboxDir, mailFrom),
+    config.smtpUrl ? smtpTransport(config.smtpUrl, mailFrom, timeoutMs) : outboxTransport(config.outboxDir, mailFrom, logger, config.nodeEnv !== 'production'),
     config.mailRetryDelays,
     logger,
   );

@@ -8,6 +8,8 @@ export interface Mail {
   subject: string;
   text: string;
   html: string;
+  /** The one action link, if any (for the development outbox's log line). */
+  link?: string;
 }
 
 export interface Mailer {
@@ -78,7 +80,7 @@ export class MailComposer {
       .map((p) => (p === link ? `<p><a href="${escapeHtml(p)}">${escapeHtml(p)}</a></p>` : `<p>${escapeHtml(p)}</p>`))
       .join('\n');
     const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>Hello ${escapeHtml(name)},</p>\n${body}\n<p>— Latch</p></body></html>`;
-    return { to, subject, text, html };
+    return link === undefined ? { to, subject, text, html } : { to, subject, text, html, link };
   }
 }
 

@@ -7,6 +7,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
+import type { Logger } from 'pino';
 import type { Mail } from '../../domain/mails.js';
 
 export interface MailTransport {
@@ -32,7 +33,11 @@ export function smtpTransport(url: string, from: string, timeoutMs: number): Mai
   };
 }
 
-export function outboxTransport(dir: string, from: string): MailTransport {
+/**
+ * `revealLinks` (never in production) adds the mail's action link to the one log line, so a
+ * developer can click through verification and reset straight from the terminal.
+ */
+export function outboxTransport(dir: string, from: string, logger: Logger, revealLinks: boolean): MailTransport {
   const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   let sequence = 0;
   return {
@@ -41,7 +46,10 @@ export function outboxTransport(dir: string, from: string): MailTransport {
       await mkdir(dir, { recursive: true });
       sequence += 1;
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${process.pid}-${sequence}.eml`;
-      await writeFile(join(dir, name), info.message as Buffer, { mode: 0o600 });
+      const file = join(dir, name);
+      await writeFile(file, info.message as Buffer, { mode: 0o600 });
+      const line = { to: mail.to, subject: mail.subject, file };
+      logger.info(revealLinks && mail.link ? { ...line, link: mail.link } : line, 'mail written to the outbox');
     },
     close: () => builder.close(),
   };
