@@ -19,14 +19,15 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Stop accepting; keep-alive connections that sit idle are closed now, busy ones after
-    // their response. A hung request cannot hold the process past the grace period.
+    // their response. A hung request cannot hold the process past the grace period. The
+    // listener closes before the log line, so whoever reads "shutting down" finds it closed.
     server.close(async () => {
       await latch.close();
       logger.info('stopped');
       process.exit(0);
     });
+    logger.info({ signal }, 'shutting down: finishing in-flight requests');
     // Answers from now on close their connection, and keep-alive connections are closed as
     // soon as they go idle, so the process exits right after the last in-flight response.
     server.on('request', (_req, res) => res.setHeader('Connection', 'close'));
