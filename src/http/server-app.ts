@@ -7,7 +7,9 @@ import helmet from 'helmet';
 import type { Latch } from '../latch.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsEndpoint, requestMetrics } from './middleware/metrics.js';
+import { docsHandler, docsStylesheetHandler, openApiHandler } from './openapi/document.js';
 import { requestLog } from './middleware/request-log.js';
+import { createWebRouter } from '../web/router.js';
 
 export function createServerApp(latch: Latch): Express {
   const app = express();
@@ -35,6 +37,13 @@ export function createServerApp(latch: Latch): Express {
     res.setHeader('Cache-Control', 'no-store');
     res.status(readiness.ready ? 200 : 503).json({ status: readiness.ready ? 'ready' : 'unavailable', ...readiness.checks });
   });
+
+  // The pages (src/web) carry their own strict CSP, without 'unsafe-inline'.
+  app.use(createWebRouter(latch));
+
+  app.get('/api/openapi.json', openApiHandler);
+  app.get('/api/docs', docsHandler);
+  app.get('/api/docs/docs.css', docsStylesheetHandler);
 
   app.use((req, res) => {
     if (req.path.startsWith('/api')) res.setHeader('Cache-Control', 'no-store');

@@ -1,0 +1,169 @@
+/**
+ * The schemas of the OpenAPI document: responses written here (mirroring `views.ts`), requests
+ * taken from the very zod schemas the routes validate with (`../schemas.ts`), so the document
+ * cannot drift from what the server accepts.
+ */
+import { z } from 'zod';
+import { authEventTypes } from '../../domain/auth-events.js';
+import { errorCodes } from '../../domain/errors.js';
+import {
+  changeEmailBody,
+  changePasswordBody,
+  emailBody,
+  loginBody,
+  passwordProofBody,
+  registerBody,
+  resetPasswordBody,
+  tokenBody,
+} from '../schemas.js';
+
+/* ------------------------------------------------------------------ response schemas */
+
+const timestamp = z.iso.datetime().describe('ISO-8601 timestamp (UTC)');
+
+export const userResponseSchema = z
+  .strictObject({
+    id: z.string(),
+    email: z.string().describe('Trimmed and lower-cased'),
+    name: z.string(),
+    emailVerified: z.boolean(),
+    createdAt: timestamp,
+  })
+  .describe('A user. Never carries a password hash.');
+
+export const sessionResponseSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{22}$/)
+      .describe('Public handle of the session; never the secret part of the cookie'),
+    current: z.boolean().describe('True for the session that made this request'),
+    createdAt: timestamp,
+    lastSeenAt: timestamp,
+    expiresAt: timestamp.describe('Earlier of (last use + idle timeout) and (login + absolute timeout)'),
+    rememberMe: z.boolean(),
+    ip: z.string(),
+    userAgent: z.string(),
+  })
+  .describe('A signed-in session.');
+
+export const eventResponseSchema = z
+  .strictObject({
+    type: z.enum(authEventTypes),
+    at: timestamp,
+    ip: z.string(),
+    userAgent: z.string(),
+    sessionId: z.string().optional().describe('The session the event concerns, when there is one'),
+  })
+  .describe('An entry of the account audit trail.');
+
+export const issueSchema = z.strictObject({
+  path: z.string().describe('Dotted path of the offending field, e.g. `email`'),
+  message: z.string(),
+});
+
+export const errorResponseSchema = z
+  .strictObject({
+    error: z.string().describe('Human-readable message'),
+    code: z.enum(errorCodes).describe('Stable machine-readable code'),
+    issues: z.array(issueSchema).optional().describe('Per-field problems (validation errors only)'),
+  })
+  .describe('Every error has this shape and no other: never a stack trace, SQL or a file path.');
+
+const messageSchema = z.strictObject({ message: z.string() }).describe('An acknowledgement.');
+
+export const responses = z.registry<{ id: string }>();
+responses.add(userResponseSchema, { id: 'User' });
+responses.add(sessionResponseSchema, { id: 'Session' });
+responses.add(eventResponseSchema, { id: 'Event' });
+responses.add(issueSchema, { id: 'Issue' });
+responses.add(errorResponseSchema, { id: 'Error' });
+responses.add(messageSchema, { id: 'Message' });
+responses.add(z.strictObject({ user: userResponseSchema }), { id: 'UserResponse' });
+responses.add(z.strictObject({ user: userResponseSchema, session: sessionResponseSchema }), { id: 'MeResponse' });
+responses.add(z.strictObject({ session: sessionResponseSchema }), { id: 'SessionResponse' });
+responses.add(z.strictObject({ sessions: z.array(sessionResponseSchema).describe('Most recently used first') }), {
+  id: 'SessionsResponse',
+});
+responses.add(z.strictObject({ revoked: z.number().int().min(0).describe('How many sessions ended') }), { id: 'RevokedResponse' });
+responses.add(
+  z.strictObject({
+    events: z.array(eventResponseSchema).describe('Newest first'),
+    next: z.string().optional().describe('Pass as `before` to get the next (older) page; absent on the last page'),
+  }),
+  { id: 'EventsResponse' },
+);
+responses.add(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
+responses.add(
+  z.strictObject({
+    status: z.enum(['ready', 'unavailable']),
+    database: z.boolean(),
+    sessionStore: z.boolean(),
+  }),
+  { id: 'Readiness' },
+);
+
+/* ------------------------------------------------------------------ request schemas */
+
+/** The server's own validators, by component name. */
+export const requests = z.registry<{ id: string }>();
+export const requestSchemas = {
+  RegisterRequest: registerBody,
+  LoginRequest: loginBody,
+  PasswordProofRequest: passwordProofBody,
+  ChangePasswordRequest: changePasswordBody,
+  EmailRequest: emailBody,
+  TokenRequest: tokenBody,
+  ResetPasswordRequest: resetPasswordBody,
+  ChangeEmailRequest: changeEmailBody,
+} as const;
+for (const [id, schema] of Object.entries(requestSchemas)) requests.add(schema, { id });
+
+/**
+ * Rules zod checks with refinements (which JSON Schema cannot express) or the password policy
+ * enforces after parsing: added as descriptions, never as a copy of the schema.
+ */
+export const FIELD_NOTES: Record<string, string> = {
+  email: 'Trimmed and lower-cased; at most 254 characters',
+  newEmail: 'A valid address; trimmed and lower-cased; at most 254 characters',
+  name: '2 to 100 characters after trimming; no control characters',
+  password:
+    'NFKC-normalized, then checked against the password policy (PASSWORD_MIN_LENGTH, default 15, to PASSWORD_MAX_LENGTH, default 256, code points; not common; must not contain the email or name) where a new password is set',
+  newPassword: 'NFKC-normalized; must satisfy the password policy (else 400 `weak_password`)',
+  currentPassword: 'The current password',
+  rememberMe: 'Keep the session for REMEMBER_ME_TIMEOUT (default 30d) with a persistent cookie',
+  token: 'The token from the link sent by mail',
+  before: 'The `next` cursor of an earlier page',
+  limit: 'Page size, 1 to 100',
+};
+
+export type JsonSchema = Record<string, unknown>;
+
+export function componentSchemas(
+  registry: z.core.$ZodRegistry<{ id: string }>,
+  io: 'input' | 'output',
+): Record<string, JsonSchema> {
+  const out = z.toJSONSchema(registry, {
+    target: 'draft-2020-12',
+    io,
+    unrepresentable: 'any',
+    uri: (id) => `#/components/schemas/${id}`,
+  }) as { schemas: Record<string, JsonSchema> };
+  const result: Record<string, JsonSchema> = {};
+  for (const [id, schema] of Object.entries(out.schemas)) {
+    const { $schema: _ignored, $id: _id, ...rest } = schema;
+    result[id] = rest;
+  }
+  return result;
+}
+
+export function annotateFields(schema: JsonSchema): JsonSchema {
+  const properties = schema.properties as Record<string, JsonSchema> | undefined;
+  if (!properties) return schema;
+  const annotated: Record<string, JsonSchema> = {};
+  for (const [name, property] of Object.entries(properties)) {
+    const note = FIELD_NOTES[name];
+    annotated[name] = note && property.description === undefined ? { ...property, description: note } : property;
+  }
+  return { ...schema, properties: annotated };
+}

@@ -1,0 +1,114 @@
+/** The pages of a visitor who is not signed in: sign in, register, forgot/reset password, verify email. */
+import { field, formAlert, html, page } from './html.js';
+
+export interface PasswordRules {
+  minLength: number;
+  maxLength: number;
+}
+
+/** Notices the login page can show after a redirect; only these fixed texts, never the query itself. */
+const LOGIN_NOTICES: Record<string, string> = {
+  'password-reset': 'Your password was changed. Sign in with the new one.',
+  'signed-out': 'You are signed out.',
+  'account-deleted': 'Your account was deleted.',
+  'session-ended': 'Your session ended. Please sign in again.',
+};
+
+export function loginPage(next: string | undefined, notice: string | undefined, rememberDays: number): string {
+  const text = notice === undefined ? undefined : LOGIN_NOTICES[notice];
+  return page({
+    title: 'Sign in',
+    body: html`<section class="card narrow">
+<h1>Sign in</h1>
+${text ? html`<p class="notice" role="status">${text}</p>` : ''}
+<form id="login-form" novalidate data-next="${next ?? ''}">
+  ${field({ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' })}
+  ${field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' })}
+  <div class="check">
+    <input id="rememberMe" name="rememberMe" type="checkbox">
+    <label for="rememberMe">Keep me signed in on this device for ${rememberDays} days</label>
+  </div>
+  ${formAlert}
+  <button type="submit">Sign in</button>
+</form>
+<p class="links"><a href="/forgot-password">Forgot your password?</a> · <a href="/register">Create an account</a></p>
+</section>`,
+  });
+}
+
+export function registerPage(rules: PasswordRules): string {
+  return page({
+    title: 'Create account',
+    body: html`<section class="card narrow">
+<h1>Create your account</h1>
+<form id="register-form" novalidate data-weak-field="password">
+  ${field({ name: 'name', label: 'Name', autocomplete: 'name' })}
+  ${field({ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' })}
+  ${field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'new-password', strength: rules })}
+  ${formAlert}
+  <button type="submit">Create account</button>
+</form>
+<p class="links">Already have an account? <a href="/login">Sign in</a></p>
+</section>`,
+  });
+}
+
+export function forgotPasswordPage(): string {
+  return page({
+    title: 'Forgot password',
+    body: html`<section class="card narrow">
+<h1>Forgot your password?</h1>
+<p>Enter the email address of your account and we will send you a link to choose a new password.</p>
+<form id="forgot-form" novalidate>
+  ${field({ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' })}
+  ${formAlert}
+  <button type="submit">Send reset link</button>
+</form>
+<p class="links"><a href="/login">Back to sign in</a></p>
+</section>`,
+  });
+}
+
+const missingToken = (what: string) =>
+  html`<p class="notice warn" role="status">This ${what} link is incomplete. Open the link from the email again, or request a new one.</p>`;
+
+export function resetPasswordPage(token: string | undefined, rules: PasswordRules): string {
+  return page({
+    title: 'Choose a new password',
+    body: html`<section class="card narrow">
+<h1>Choose a new password</h1>
+${token
+  ? html`<form id="reset-form" novalidate data-weak-field="password">
+  <input type="hidden" name="token" value="${token}">
+  ${field({ name: 'password', label: 'New password', type: 'password', autocomplete: 'new-password', strength: rules })}
+  ${formAlert}
+  <button type="submit">Set new password</button>
+</form>`
+  : missingToken('reset')}
+<p class="links"><a href="/forgot-password">Request a new link</a> · <a href="/login">Sign in</a></p>
+</section>`,
+  });
+}
+
+/**
+ * Verification needs a click: a GET that consumed the token would let mail scanners and link
+ * previews verify an address nobody opened.
+ */
+export function verifyEmailPage(token: string | undefined, signedIn: boolean): string {
+  return page({
+    title: 'Verify email',
+    signedIn,
+    body: html`<section class="card narrow">
+<h1>Verify your email address</h1>
+${token
+  ? html`<form id="verify-form" novalidate>
+  <input type="hidden" name="token" value="${token}">
+  <p>Confirm that this address belongs to you.</p>
+  ${formAlert}
+  <button type="submit">Confirm email address</button>
+</form>`
+  : missingToken('verification')}
+<p class="links">${signedIn ? html`<a href="/account">Go to your account</a>` : html`<a href="/login">Sign in</a>`}</p>
+</section>`,
+  });
+}

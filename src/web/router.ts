@@ -1,0 +1,94 @@
+/**
+ * The pages a person uses (DESIGN.md, "web/"), served at the same origin as the API they call.
+ * Pages are rendered here; the forms post to `/api/auth` with fetch from static modules under
+ * `/assets`. Every response of this router carries a strict CSP: no inline script or style, no
+ * framing, no foreign form targets.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { dictionary } from '@zxcvbn-ts/language-common';
+import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import type { Latch } from '../latch.js';
+import { codePointLength } from '../domain/password-policy.js';
+import { accountPage } from './account-page.js';
+import { forgotPasswordPage, loginPage, registerPage, resetPasswordPage, verifyEmailPage } from './guest-pages.js';
+import { safeNext } from './next.js';
+
+export function pageCsp(https: boolean): string {
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    ...(https ? ['upgrade-insecure-requests'] : []),
+  ].join('; ');
+}
+
+/** Next to this file: the build copies src/web/assets to dist/web/assets (source tree as a fallback). */
+function assetsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'assets'), join(here, '..', '..', 'src', 'web', 'assets')];
+  return candidates.find((dir) => existsSync(join(dir, 'pages.js'))) ?? candidates[0]!;
+}
+
+const query = (req: Request, name: string): string | undefined => {
+  const value = req.query[name];
+  return typeof value === 'string' && value.length > 0 && value.length <= 512 ? value : undefined;
+};
+
+export function createWebRouter(latch: Latch): Router {
+  const { config } = latch;
+  const router = Router();
+  const csp = pageCsp(config.cookieSecure);
+  const rules = { minLength: config.passwordMinLength, maxLength: config.passwordMaxLength };
+  const rememberDays = Math.max(1, Math.round(config.rememberMeTimeout / 86_400_000));
+  // Only entries the length rule lets through can matter to the hint; the server checks the full list.
+  const commonPasswords = JSON.stringify(
+    [...new Set(dictionary['passwords-common'].map((p) => p.toLowerCase()))].filter((p) => codePointLength(p) >= rules.minLength),
+  );
+
+  // Only this router's own answers get the page CSP: requests it does not serve pass through untouched.
+  const withCsp: RequestHandler = (_req, res, next) => {
+    res.setHeader('Content-Security-Policy', csp);
+    next();
+  };
+  router.use('/assets', withCsp);
+  router.get('/assets/common-passwords.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.type('application/json').send(commonPasswords);
+  });
+  router.use('/assets', express.static(assetsDir(), { index: false, maxAge: '5m', fallthrough: true }));
+
+  const send = (res: Response, body: string, status = 200) => {
+    // Pages show who is signed in: never cache them, never let a shared cache keep them.
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Content-Security-Policy', csp);
+    res.status(status).type('html').send(body);
+  };
+  const load: RequestHandler = latch.loadSession;
+
+  router.get('/', load, (req, res) => res.redirect(303, req.latch ? '/account' : '/login'));
+  router.get('/login', load, (req, res) => {
+    const next = safeNext(query(req, 'next'));
+    if (req.latch) return res.redirect(303, next ?? '/account');
+    send(res, loginPage(next, query(req, 'notice'), rememberDays));
+  });
+  router.get('/register', load, (req, res) => {
+    if (req.latch) return res.redirect(303, '/account');
+    send(res, registerPage(rules));
+  });
+  router.get('/account', load, (req, res) => {
+    if (!req.latch) return res.redirect(303, '/login?next=/account');
+    send(res, accountPage(req.latch.user, rules));
+  });
+  router.get('/forgot-password', (_req, res) => send(res, forgotPasswordPage()));
+  router.get('/reset-password', (req, res) => send(res, resetPasswordPage(query(req, 'token'), rules)));
+  router.get('/verify-email', load, (req, res) => send(res, verifyEmailPage(query(req, 'token'), req.latch !== undefined)));
+  return router;
+}

@@ -1,0 +1,301 @@
+/**
+ * The pages, in a real browser (Debian's Chromium, headless) against the real server and a
+ * real SMTP server: the journeys a person takes, each ending in a screenshot under
+ * test-results/screenshots/.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { sqlite } from '../support/backends.js';
+import { signedUp, startServer, STRONG_PASSWORD, uniqueEmail, type TestServer } from '../support/server.js';
+import { linkFrom, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.js';
+import { CHROMIUM, cspViolations, hasChromium, openBrowser, removeProfiles, screenshot } from './browser.js';
+
+const NEW_PASSWORD = 'copper-meadow-falcon-77';
+
+if (!hasChromium) {
+  const message = `browser tests need ${CHROMIUM}: apt-get install -y --no-install-recommends chromium`;
+  if (process.env.CI) throw new Error(message); // in CI they must run
+  console.warn(`SKIPPED: ${message}`);
+}
+
+describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
+  let server: TestServer;
+  let smtp: TestSmtpServer;
+  let cleanup: () => Promise<void>;
+
+  beforeAll(async () => {
+    smtp = await startSmtpServer();
+    const storage = await sqlite.provision();
+    cleanup = storage.cleanup;
+    server = await startServer({ ...storage.config, smtpUrl: smtp.url });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await smtp?.stop();
+    await cleanup?.();
+    removeProfiles();
+  });
+
+  const at = (path: string) => server.url + path;
+  const onPath = (page: Page) => new URL(page.url()).pathname;
+  const mailTo = (email: string, subject: string) => (m: ReceivedMail) => m.recipients.includes(email) && m.subject === subject;
+  /** The mailed link, on the test server's origin (PUBLIC_URL is not known before the port is). */
+  const mailedLink = (mail: ReceivedMail) => {
+    const link = linkFrom(mail);
+    return at(link.pathname + link.search);
+  };
+
+  async function register(page: Page, email: string, name = 'Ada Lovelace') {
+    await page.goto(at('/register'));
+    await page.getByLabel('Name').fill(name);
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(STRONG_PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(at('/account'));
+  }
+
+  async function signIn(page: Page, email: string, password = STRONG_PASSWORD, options: { rememberMe?: boolean; next?: string } = {}) {
+    await page.goto(at(options.next === undefined ? '/login' : `/login?next=${encodeURIComponent(options.next)}`));
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    if (options.rememberMe) await page.getByLabel(/Keep me signed in/).check();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  }
+
+  it('register lands on the account page; a second browser signed out from the first is sent to /login', async () => {
+    const email = uniqueEmail('pages');
+    const first = await openBrowser();
+    const second = await openBrowser();
+    try {
+      await register(first.page, email);
+      await expect.poll(() => first.page.locator('#profile-email').textContent()).toBe(email);
+      await screenshot(first.page, 'register-account');
+
+      await signIn(second.page, email);
+      await second.page.waitForURL(at('/account'));
+
+      await first.page.reload();
+      const sessions = first.page.locator('#sessions > li');
+      await expect.poll(() => sessions.count()).toBe(2);
+      await expect.poll(() => first.page.locator('#sessions li.current').getByText('this device').count()).toBe(1);
+      await screenshot(first.page, 'two-sessions');
+
+      await first.page.locator('#sessions li:not(.current)').getByRole('button').click();
+      await expect.poll(() => sessions.count()).toBe(1);
+
+      // The second browser still shows its page; its next click meets a dead session.
+      await second.page.locator('#revoke-others').click();
+      await second.page.waitForURL((url) => url.pathname === '/login');
+      expect(new URL(second.page.url()).searchParams.get('next')).toBe('/account');
+      await screenshot(second.page, 'signed-out-elsewhere');
+    } finally {
+      await first.context.close();
+      await second.context.close();
+    }
+  });
+
+  it('changes the password, then signs in with the new one', async () => {
+    const { email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    try {
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      const form = page.locator('#password-form');
+      await form.getByLabel('Current password').fill('not-my-password-at-all');
+      await form.getByLabel('New password').fill(NEW_PASSWORD);
+      await form.getByRole('button', { name: 'Change password' }).click();
+      await expect.poll(() => form.locator('[data-error-for=currentPassword]').textContent()).toMatch(/\S/);
+
+      await form.getByLabel('Current password').fill(STRONG_PASSWORD);
+      await form.getByLabel('New password').fill(NEW_PASSWORD);
+      await form.getByRole('button', { name: 'Change password' }).click();
+      await expect.poll(() => form.locator('[data-form-alert]').textContent()).toContain('Password changed');
+      await screenshot(page, 'password-changed');
+
+      await page.locator('#logout-form button').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      await signIn(page, email, NEW_PASSWORD);
+      await page.waitForURL(at('/account'));
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('forgot password: the mailed link resets it, then the new password signs in', async () => {
+    const { email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    try {
+      await page.goto(at('/forgot-password'));
+      await page.getByLabel('Email').fill(email);
+      await page.getByRole('button', { name: 'Send reset link' }).click();
+      await expect.poll(() => page.locator('[data-form-alert]').textContent()).toContain('on its way');
+
+      const mail = await smtp.waitFor(mailTo(email, 'Reset your password'));
+      await page.goto(mailedLink(mail));
+      await page.getByLabel('New password').fill('123456789qwerty');
+      await expect.poll(() => page.locator('.strength .hint').textContent()).toMatch(/well-known|predictable/);
+      await page.getByLabel('New password').fill(NEW_PASSWORD);
+      await expect.poll(() => page.locator('.strength .hint').textContent()).toMatch(/Good|Strong/);
+      await screenshot(page, 'reset-password');
+      await page.getByRole('button', { name: 'Set new password' }).click();
+      await page.waitForURL((url) => url.pathname === '/login');
+
+      await signIn(page, email, NEW_PASSWORD);
+      await page.waitForURL(at('/account'));
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('verifies the email address from the mailed link', async () => {
+    const email = uniqueEmail('verify');
+    const { context, page } = await openBrowser();
+    try {
+      await register(page, email, 'Grace Hopper');
+      await expect.poll(() => page.locator('.badge.warn').textContent()).toBe('not verified');
+      const mail = await smtp.waitFor(mailTo(email, 'Verify your email address'));
+      await page.goto(mailedLink(mail));
+      await page.getByRole('button', { name: 'Confirm email address' }).click();
+      await expect.poll(() => page.locator('[data-form-alert]').textContent()).toContain('is verified');
+      await screenshot(page, 'email-verified');
+      await page.goto(at('/account'));
+      await expect.poll(() => page.locator('.badge.ok').first().textContent()).toBe('verified');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('remember-me survives a browser restart; a plain session does not', async () => {
+    const { email } = await signedUp(server.url);
+    const remembered = await openBrowser();
+    await signIn(remembered.page, email, STRONG_PASSWORD, { rememberMe: true });
+    await remembered.page.waitForURL(at('/account'));
+    await remembered.context.close();
+    const plain = await openBrowser();
+    await signIn(plain.page, email);
+    await plain.page.waitForURL(at('/account'));
+    await plain.context.close();
+
+    const again = await openBrowser(remembered.profile);
+    try {
+      await again.page.goto(at('/account'));
+      expect(onPath(again.page)).toBe('/account');
+      await expect.poll(() => again.page.locator('#sessions li.current .badge').allTextContents()).toContain('remembered');
+      await screenshot(again.page, 'remembered-after-restart');
+    } finally {
+      await again.context.close();
+    }
+    const plainAgain = await openBrowser(plain.profile);
+    try {
+      await plainAgain.page.goto(at('/account'));
+      expect(plainAgain.page.url()).toBe(at('/login?next=/account'));
+    } finally {
+      await plainAgain.context.close();
+    }
+  });
+
+  it('a page on another origin that posts a form to /api/auth/logout leaves the victim signed in', async () => {
+    const { email } = await signedUp(server.url);
+    const target = at('/api/auth/logout');
+    const evil = http.createServer((req, res) => {
+      res.setHeader('content-type', 'text/html');
+      if (req.url === '/auto.js') {
+        res.setHeader('content-type', 'text/javascript');
+        return res.end('document.forms[0].submit();');
+      }
+      res.end(`<!doctype html><form method="POST" action="${target}"><input name="x" value="1"></form><script src="/auto.js"></script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    const evilUrl = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/`;
+    const { context, page } = await openBrowser();
+    try {
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      const answer = page.waitForResponse(target);
+      await page.goto(evilUrl);
+      expect((await answer).status()).toBe(403);
+      await page.goto(at('/account'));
+      expect(onPath(page)).toBe('/account');
+      await expect.poll(() => page.locator('#profile-email').textContent()).toBe(email);
+      await screenshot(page, 'cross-site-logout-refused');
+    } finally {
+      await context.close();
+      evil.closeAllConnections();
+      await new Promise<void>((resolve) => evil.close(() => resolve()));
+    }
+  });
+
+  it('asks for a new email with the password, and deletes the account after a confirmation', async () => {
+    const { email } = await signedUp(server.url);
+    const newEmail = uniqueEmail('moved');
+    const { context, page } = await openBrowser();
+    try {
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      const emailForm = page.locator('#email-form');
+      await emailForm.getByLabel('New email').fill(newEmail);
+      await emailForm.getByLabel('Current password').fill(STRONG_PASSWORD);
+      await emailForm.getByRole('button', { name: 'Change email' }).click();
+      await expect.poll(() => emailForm.locator('[data-form-alert]').textContent()).toContain(newEmail);
+      await smtp.waitFor(mailTo(newEmail, 'Confirm your new email address'));
+
+      await page.getByRole('button', { name: 'Delete account…' }).click();
+      const form = page.locator('#delete-form');
+      await form.getByLabel('Your password').fill(STRONG_PASSWORD);
+      await form.getByRole('button', { name: 'Delete my account' }).click();
+      await expect.poll(() => form.locator('[data-error-for=confirm]').textContent()).toMatch(/confirm/i);
+      await form.getByLabel(/I understand/).check();
+      await screenshot(page, 'delete-account');
+      await form.getByRole('button', { name: 'Delete my account' }).click();
+      await page.waitForURL(at('/login?notice=account-deleted'));
+      await signIn(page, email);
+      await expect.poll(() => page.locator('[data-form-alert]').textContent()).toMatch(/\S/);
+      expect(onPath(page)).toBe('/login');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('returns to a same-origin next after sign-in and ignores foreign ones', async () => {
+    const { email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    try {
+      const response = await page.goto(at('/account'));
+      expect(onPath(page)).toBe('/login');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/account');
+      const csp = (await response!.headerValue('content-security-policy')) ?? '';
+      expect(csp).toContain("script-src 'self'");
+      expect(csp).not.toContain('unsafe-inline');
+      await screenshot(page, 'login');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.locator('[data-error-for=email]').textContent()).toMatch(/required/);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill('wrong-password-here');
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await expect.poll(() => page.locator('[data-form-alert]').textContent()).toMatch(/\S/);
+      await page.getByLabel('Password').fill(STRONG_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(at('/account'));
+
+      for (const next of ['//evil.example', 'https:evil', '/\\evil']) {
+        await page.locator('#logout-form button').click();
+        await page.waitForURL((url) => url.pathname === '/login');
+        await signIn(page, email, STRONG_PASSWORD, { next });
+        await page.waitForURL(at('/account'));
+      }
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.reload();
+      await expect.poll(() => page.locator('#sessions > li').count()).toBeGreaterThan(0);
+      await screenshot(page, 'account-phone');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('no page broke its Content-Security-Policy', () => {
+    expect(cspViolations).toEqual([]);
+  });
+});

@@ -1,0 +1,394 @@
+/**
+ * The OpenAPI document (API.md, "GET /api/openapi.json") against the real server:
+ * (a) it lists exactly the routes the server mounts, (b) the answers the server really gives
+ * match the response schemas (and statuses) it documents, (c) /api/docs renders every path.
+ */
+import { createRequire } from 'node:module';
+import type { Router } from 'express';
+import { describe, expect, it } from 'vitest';
+import type { ValidateFunction } from 'ajv';
+import { createServerApp } from '../../src/http/server-app.js';
+import { openApiDocument } from '../../src/http/openapi/document.js';
+import { describeOnBackends, sqlite } from '../support/backends.js';
+import { Client, STRONG_PASSWORD, signedUp, uniqueEmail, type Reply } from '../support/server.js';
+
+// ajv and ajv-formats are CommonJS with `exports.default`; require() sidesteps ESM interop.
+const require = createRequire(import.meta.url);
+const Ajv2020 = require('ajv/dist/2020').default as typeof import('ajv/dist/2020.js').default;
+const addFormats = require('ajv-formats').default as typeof import('ajv-formats').default;
+
+type Json = Record<string, any>;
+type Method = 'get' | 'post' | 'delete' | 'put' | 'patch';
+
+const doc = openApiDocument() as Json;
+
+/* ---------------------------------------------------------------- schema validation */
+
+const ajv = new Ajv2020({ allErrors: true, strict: false });
+addFormats(ajv);
+// The document's components as one schema resource, so `#/components/schemas/X` refs resolve.
+const DOC_ID = 'https://latch.invalid/openapi.json';
+ajv.addSchema({ $id: DOC_ID, components: { schemas: doc.components.schemas } });
+const compiled = new Map<unknown, ValidateFunction>();
+
+function validator(schema: Json): ValidateFunction {
+  let validate = compiled.get(schema);
+  if (!validate) {
+    // Re-root relative refs on the document resource.
+    const rerooted = JSON.parse(JSON.stringify(schema).replaceAll('"#/components/', `"${DOC_ID}#/components/`));
+    validate = ajv.compile(rerooted);
+    compiled.set(schema, validate);
+  }
+  return validate;
+}
+
+function operation(method: Method, path: string): Json {
+  const op = doc.paths[path]?.[method];
+  if (!op) throw new Error(`${method.toUpperCase()} ${path} is not in the document`);
+  return op;
+}
+
+/** Every (operation, status) the suite has seen, to prove each operation was exercised. */
+const seen = new Set<string>();
+
+/** Asserts that `reply` is a documented answer of `method path` and that its body matches. */
+function conforms(reply: Reply, method: Method, path: string, expectedStatus?: number): void {
+  if (expectedStatus !== undefined) expect(reply.status, `${method} ${path}: ${reply.text}`).toBe(expectedStatus);
+  const op = operation(method, path);
+  const response = op.responses[String(reply.status)];
+  expect(response, `${method.toUpperCase()} ${path} answered an undocumented ${reply.status}: ${reply.text}`).toBeDefined();
+  seen.add(`${method} ${path}`);
+
+  const content: Record<string, Json> = response.content ?? {};
+  if (!Object.keys(content).length) {
+    expect(reply.text, `${method} ${path} ${reply.status} documents no body`).toBe('');
+  } else {
+    const contentType = reply.headers.get('content-type') ?? '';
+    const mediaType = Object.keys(content).find((t) => contentType.startsWith(t.split(';')[0]!));
+    expect(mediaType, `content-type ${contentType} not documented for ${method} ${path} ${reply.status}`).toBeDefined();
+    if (mediaType === 'application/json') {
+      const validate = validator(content[mediaType]!.schema);
+      const ok = validate(reply.body);
+      expect(ok, `${method.toUpperCase()} ${path} ${reply.status} body ${reply.text}\n${JSON.stringify(validate.errors, null, 2)}`).toBe(true);
+    }
+  }
+  for (const name of Object.keys(response.headers ?? {})) {
+    if (name === 'Set-Cookie') continue; // e.g. deleting another session's id clears nothing
+    expect(reply.headers.get(name), `${method} ${path} ${reply.status} should send ${name}`).not.toBeNull();
+  }
+  if (path.startsWith('/api/')) expect(reply.headers.get('cache-control')).toBe('no-store');
+}
+
+/** A request body the test sends must itself be valid per the documented request schema. */
+function acceptsBody(method: Method, path: string, body: unknown): void {
+  const schema = operation(method, path).requestBody?.content?.['application/json']?.schema;
+  expect(schema, `${method} ${path} documents no request body`).toBeDefined();
+  const validate = validator(schema);
+  expect(validate(body), JSON.stringify(validate.errors)).toBe(true);
+}
+
+/* ---------------------------------------------------------------- mounted routes */
+
+interface Layer {
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle?: unknown;
+}
+
+function routesOf(router: { stack: Layer[] }, prefix: string): string[] {
+  const out: string[] = [];
+  for (const layer of router.stack) {
+    if (!layer.route) continue;
+    const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+    for (const path of paths) {
+      for (const [method, on] of Object.entries(layer.route.methods)) {
+        if (on && method !== '_all') out.push(`${method.toUpperCase()} ${prefix}${path}`.replace(/:(\w+)/g, '{$1}'));
+      }
+    }
+  }
+  return out;
+}
+
+function documentedRoutes(): string[] {
+  const out: string[] = [];
+  for (const [path, item] of Object.entries<Json>(doc.paths)) {
+    for (const method of ['get', 'post', 'put', 'patch', 'delete', 'head', 'options']) {
+      if (item[method]) out.push(`${method.toUpperCase()} ${path}`);
+    }
+  }
+  return out.sort();
+}
+
+/* ---------------------------------------------------------------- the suite */
+
+describe('OpenAPI document (static)', () => {
+  it('is OpenAPI 3.1 with the cookie security schemes and unique operation ids', () => {
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    expect(doc.components.securitySchemes.sessionCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'sid' });
+    expect(doc.components.securitySchemes.secureSessionCookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: '__Host-sid' });
+    const ids = Object.values<Json>(doc.paths).flatMap((item) => Object.values<Json>(item).map((op) => op.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+    // Every schema in the document compiles under JSON Schema 2020-12.
+    for (const name of Object.keys(doc.components.schemas)) validator({ $ref: `#/components/schemas/${name}` });
+  });
+
+  it('takes request bodies from the zod schemas the server validates with', async () => {
+    const { z } = await import('zod');
+    const schemas = await import('../../src/http/schemas.js');
+    const generated = z.toJSONSchema(schemas.registerBody, { io: 'input', target: 'draft-2020-12' }) as Json;
+    const inDoc = doc.components.schemas.RegisterRequest;
+    expect(inDoc.required).toEqual(generated.required);
+    expect(inDoc.properties.email.maxLength).toBe(generated.properties.email.maxLength);
+    expect(operation('post', '/api/auth/register').requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/RegisterRequest');
+    expect(operation('get', '/api/auth/events').parameters.map((p: Json) => p.name).sort()).toEqual(['before', 'limit']);
+  });
+
+  it('response schemas reject what the contract forbids (the validator bites)', () => {
+    const user = { id: 'u1', email: 'a@b.test', name: 'Ab', emailVerified: false, createdAt: new Date().toISOString() };
+    const userResponse = validator({ $ref: '#/components/schemas/UserResponse' });
+    expect(userResponse({ user })).toBe(true);
+    expect(userResponse({ user: { ...user, passwordHash: '$argon2id$...' } })).toBe(false);
+    expect(userResponse({ user: { ...user, createdAt: 'yesterday' } })).toBe(false);
+    const error = validator({ $ref: '#/components/schemas/Error' });
+    expect(error({ error: 'x', code: 'internal' })).toBe(true);
+    expect(error({ error: 'x', code: 'internal', stack: 'at foo (/src/x.ts:1)' })).toBe(false);
+    expect(error({ error: 'x', code: 'no_such_code' })).toBe(false);
+    const loginUnauthorized = validator(operation('post', '/api/auth/login').responses['401'].content['application/json'].schema);
+    expect(loginUnauthorized({ error: 'x', code: 'invalid_credentials' })).toBe(true);
+    expect(loginUnauthorized({ error: 'x', code: 'unauthorized' })).toBe(false);
+  });
+
+  it('documents Retry-After on every 429 and 503', () => {
+    for (const item of Object.values<Json>(doc.paths)) {
+      for (const op of Object.values<Json>(item)) {
+        for (const status of ['429', '503']) {
+          if (op.responses[status]) expect(op.responses[status].headers?.['Retry-After'], op.operationId).toBeDefined();
+        }
+      }
+    }
+  });
+});
+
+describeOnBackends(
+  'OpenAPI document vs. the server',
+  ({ server }) => {
+    it('lists every route the server mounts, and only those', () => {
+      const latch = server().latch;
+      const app = createServerApp(latch) as unknown as { router: { stack: Layer[] } };
+      const apiRouter = latch.router as unknown as Router & { stack: Layer[] };
+      const mounted: string[] = routesOf(app.router, '');
+      let foundApi = false;
+      for (const layer of app.router.stack) {
+        if (layer.handle === latch.router) {
+          foundApi = true;
+          mounted.push(...routesOf(apiRouter, '/api/auth'));
+        } else if (!layer.route && Array.isArray((layer.handle as { stack?: unknown })?.stack)) {
+          // Other routers (the web UI's HTML pages) are not part of the API contract, unless
+          // one of their routes lives under /api.
+          mounted.push(...routesOf(layer.handle as { stack: Layer[] }, '').filter((r) => r.split(' ')[1]!.startsWith('/api')));
+        }
+      }
+      expect(foundApi).toBe(true);
+      const unique = [...new Set(mounted)].sort();
+      expect(unique).toEqual(documentedRoutes());
+      for (const required of ['POST /api/auth/register', 'DELETE /api/auth/sessions/{id}', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/openapi.json']) {
+        expect(unique).toContain(required);
+      }
+    });
+
+    it('serves the document itself', async () => {
+      const reply = await new Client(server().url).get('/api/openapi.json');
+      conforms(reply, 'get', '/api/openapi.json', 200);
+      expect(reply.body).toEqual(JSON.parse(JSON.stringify(doc)));
+    });
+
+    it('register, login, me, sessions, events, logout answer as documented', async () => {
+      const url = server().url;
+      const email = uniqueEmail('oa');
+      const browser = new Client(url);
+      const register = { email, password: STRONG_PASSWORD, name: 'Open Api' };
+      acceptsBody('post', '/api/auth/register', register);
+      conforms(await browser.post('/api/auth/register', register), 'post', '/api/auth/register', 201);
+      conforms(await browser.post('/api/auth/register', register), 'post', '/api/auth/register', 400); // already_authenticated
+
+      const me = await browser.get('/api/auth/me');
+      conforms(me, 'get', '/api/auth/me', 200);
+      expect(me.body.session.current).toBe(true);
+
+      const other = new Client(url);
+      const login = { email, password: STRONG_PASSWORD, rememberMe: true };
+      acceptsBody('post', '/api/auth/login', login);
+      conforms(await other.post('/api/auth/login', login), 'post', '/api/auth/login', 200);
+
+      const sessions = await browser.get('/api/auth/sessions');
+      conforms(sessions, 'get', '/api/auth/sessions', 200);
+      expect(sessions.body.sessions).toHaveLength(2);
+      const otherId = sessions.body.sessions.find((s: Json) => !s.current).id as string;
+
+      conforms(await browser.request('DELETE', `/api/auth/sessions/${otherId}`), 'delete', '/api/auth/sessions/{id}', 204);
+      conforms(await browser.request('DELETE', '/api/auth/sessions/AAAAAAAAAAAAAAAAAAAAAA'), 'delete', '/api/auth/sessions/{id}', 404);
+      conforms(await browser.request('DELETE', '/api/auth/sessions/nope'), 'delete', '/api/auth/sessions/{id}', 404);
+      conforms(await other.get('/api/auth/me'), 'get', '/api/auth/me', 401);
+
+      await new Client(url).post('/api/auth/login', { email, password: STRONG_PASSWORD });
+      const revoked = await browser.request('DELETE', '/api/auth/sessions');
+      conforms(revoked, 'delete', '/api/auth/sessions', 200);
+      expect(revoked.body.revoked).toBe(1);
+
+      const events = await browser.get('/api/auth/events?limit=2');
+      conforms(events, 'get', '/api/auth/events', 200);
+      expect(events.body.next).toBeDefined();
+      conforms(await browser.get(`/api/auth/events?before=${events.body.next}&limit=100`), 'get', '/api/auth/events', 200);
+      const badQuery = await browser.get('/api/auth/events?limit=0');
+      conforms(badQuery, 'get', '/api/auth/events', 400);
+      expect(badQuery.body.issues?.[0]?.path).toBe('limit');
+
+      conforms(await browser.post('/api/auth/reauth', { password: STRONG_PASSWORD }), 'post', '/api/auth/reauth', 200);
+      conforms(await browser.post('/api/auth/reauth', { password: 'not-my-password-at-all' }), 'post', '/api/auth/reauth', 401);
+
+      conforms(await browser.post('/api/auth/email/verify/resend'), 'post', '/api/auth/email/verify/resend', 202);
+
+      const logout = await browser.post('/api/auth/logout');
+      conforms(logout, 'post', '/api/auth/logout', 200);
+      expect(logout.body).toEqual({ message: 'Logged out successfully' });
+      conforms(await browser.post('/api/auth/logout'), 'post', '/api/auth/logout', 401);
+      conforms(await browser.get('/api/auth/sessions'), 'get', '/api/auth/sessions', 401);
+      conforms(await browser.get('/api/auth/events'), 'get', '/api/auth/events', 401);
+      conforms(await browser.request('DELETE', '/api/auth/sessions'), 'delete', '/api/auth/sessions', 401);
+    });
+
+    it('account, password and recovery endpoints answer as documented', async () => {
+      const url = server().url;
+      const { client, email } = await signedUp(url);
+      const taken = await signedUp(url);
+
+      const newEmail = { newEmail: uniqueEmail('oa-new'), password: STRONG_PASSWORD };
+      acceptsBody('post', '/api/auth/email', newEmail);
+      conforms(await client.post('/api/auth/email', newEmail), 'post', '/api/auth/email', 202);
+      conforms(await client.post('/api/auth/email', { newEmail: taken.email, password: STRONG_PASSWORD }), 'post', '/api/auth/email', 409);
+      conforms(await client.post('/api/auth/email', { newEmail: uniqueEmail(), password: 'wrong-password-here' }), 'post', '/api/auth/email', 401);
+
+      conforms(await client.post('/api/auth/password', { currentPassword: STRONG_PASSWORD, newPassword: 'short' }), 'post', '/api/auth/password', 400);
+      conforms(await client.post('/api/auth/password', { currentPassword: 'wrong-password-x', newPassword: 'another-strong-pass-phrase-9' }), 'post', '/api/auth/password', 401);
+      const change = { currentPassword: STRONG_PASSWORD, newPassword: 'another-strong-pass-phrase-9' };
+      acceptsBody('post', '/api/auth/password', change);
+      conforms(await client.post('/api/auth/password', change), 'post', '/api/auth/password', 200);
+
+      const anyone = new Client(url);
+      acceptsBody('post', '/api/auth/password/forgot', { email });
+      conforms(await anyone.post('/api/auth/password/forgot', { email }), 'post', '/api/auth/password/forgot', 202);
+      conforms(await anyone.post('/api/auth/password/forgot', { email: uniqueEmail('nobody') }), 'post', '/api/auth/password/forgot', 202);
+      conforms(await anyone.post('/api/auth/password/forgot', { email: 42 }), 'post', '/api/auth/password/forgot', 400);
+      const reset = { token: 'not-a-real-token', password: 'yet-another-strong-phrase-7' };
+      acceptsBody('post', '/api/auth/password/reset', reset);
+      conforms(await anyone.post('/api/auth/password/reset', reset), 'post', '/api/auth/password/reset', 400);
+      acceptsBody('post', '/api/auth/email/verify', { token: 'nope' });
+      conforms(await anyone.post('/api/auth/email/verify', { token: 'nope' }), 'post', '/api/auth/email/verify', 400);
+      conforms(await anyone.post('/api/auth/email/verify/resend'), 'post', '/api/auth/email/verify/resend', 401);
+
+      conforms(
+        await client.request('DELETE', '/api/auth/account', { json: { password: 'wrong-password-x' } }),
+        'delete',
+        '/api/auth/account',
+        401,
+      );
+      acceptsBody('delete', '/api/auth/account', { password: 'another-strong-pass-phrase-9' });
+      conforms(
+        await client.request('DELETE', '/api/auth/account', { json: { password: 'another-strong-pass-phrase-9' } }),
+        'delete',
+        '/api/auth/account',
+        204,
+      );
+      conforms(await client.get('/api/auth/me'), 'get', '/api/auth/me', 401);
+    });
+
+    it('errors have the documented shape and status: 400, 403, 409, 413, 415, 429, 404', async () => {
+      const url = server().url;
+      const guest = new Client(url);
+      const email = uniqueEmail('oa-err');
+      await guest.post('/api/auth/register', { email, password: STRONG_PASSWORD, name: 'Err Ors' });
+      const fresh = new Client(url);
+
+      const wrongType = await fresh.post('/api/auth/register', { email: 7, password: STRONG_PASSWORD, name: 'X Y' });
+      conforms(wrongType, 'post', '/api/auth/register', 400);
+      expect(wrongType.body.code).toBe('invalid_input');
+      expect(wrongType.body.issues.length).toBeGreaterThan(0);
+
+      const weak = await fresh.post('/api/auth/register', { email: uniqueEmail(), password: 'short', name: 'Weak Pass' });
+      conforms(weak, 'post', '/api/auth/register', 400);
+      expect(weak.body.code).toBe('weak_password');
+
+      conforms(await fresh.post('/api/auth/register', { email, password: STRONG_PASSWORD, name: 'Again' }), 'post', '/api/auth/register', 409);
+      conforms(await fresh.request('POST', '/api/auth/register', { body: '{"email":', headers: { 'content-type': 'application/json' } }), 'post', '/api/auth/register', 400);
+
+      const big = await fresh.request('POST', '/api/auth/register', { body: JSON.stringify({ name: 'x'.repeat(11_000) }), headers: { 'content-type': 'application/json' } });
+      conforms(big, 'post', '/api/auth/register', 413);
+      const text = await fresh.request('POST', '/api/auth/login', { body: 'email=a', headers: { 'content-type': 'text/plain' } });
+      conforms(text, 'post', '/api/auth/login', 415);
+
+      const csrf = await fresh.request('POST', '/api/auth/login', {
+        json: { email, password: STRONG_PASSWORD },
+        headers: { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      });
+      conforms(csrf, 'post', '/api/auth/login', 403);
+      expect(csrf.body.code).toBe('csrf');
+
+      conforms(await fresh.post('/api/auth/login', { email, password: 'wrong-password-1' }), 'post', '/api/auth/login', 401);
+      let throttled: Reply | undefined;
+      for (let i = 0; i < 10 && !throttled; i++) {
+        const reply = await fresh.post('/api/auth/login', { email, password: `wrong-password-${i}` });
+        if (reply.status === 429) throttled = reply;
+        else conforms(reply, 'post', '/api/auth/login', 401);
+      }
+      expect(throttled, 'login never throttled').toBeDefined();
+      conforms(throttled!, 'post', '/api/auth/login', 429);
+      expect(Number(throttled!.headers.get('retry-after'))).toBeGreaterThan(0);
+
+      // Paths nobody mounts: still the one error shape.
+      for (const path of ['/api/auth/nope', '/api/nope']) {
+        const reply = await fresh.get(path);
+        expect(reply.status).toBe(404);
+        expect(validator({ $ref: '#/components/schemas/Error' })(reply.body)).toBe(true);
+        expect(reply.body.code).toBe('not_found');
+      }
+    });
+
+    it('operations endpoints answer as documented', async () => {
+      const client = new Client(server().url);
+      conforms(await client.get('/healthz'), 'get', '/healthz', 200);
+      conforms(await client.get('/readyz'), 'get', '/readyz', 200);
+      const metrics = await client.get('/metrics');
+      conforms(metrics, 'get', '/metrics', 200);
+      expect(metrics.text).toContain('# TYPE');
+    });
+
+    it('/api/docs renders every documented path, without inline script or style', async () => {
+      const client = new Client(server().url);
+      const page = await client.get('/api/docs');
+      conforms(page, 'get', '/api/docs', 200);
+      expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+      for (const [path, item] of Object.entries<Json>(doc.paths)) {
+        expect(page.text).toContain(path.replaceAll('&', '&amp;'));
+        for (const method of Object.keys(item)) expect(page.text).toContain(`method-${method}`);
+        for (const op of Object.values<Json>(item)) expect(page.text).toContain(op.summary.replaceAll('&', '&amp;'));
+      }
+      for (const field of ['email', 'password', 'name', 'rememberMe', 'currentPassword', 'newPassword', 'newEmail', 'token']) {
+        expect(page.text).toContain(`<code>${field}</code>`);
+      }
+      expect(page.text).not.toMatch(/<script|<style|\sstyle=|\son[a-z]+=/i);
+      expect(page.text).not.toMatch(/https?:\/\/(?!json-schema\.org)/); // no CDN
+      const css = await client.get('/api/docs/docs.css');
+      conforms(css, 'get', '/api/docs/docs.css', 200);
+      const csp = page.headers.get('content-security-policy') ?? '';
+      expect(csp).not.toContain('unsafe-inline');
+    });
+
+    it('every documented operation was exercised above', () => {
+      const all = documentedRoutes().map((r) => {
+        const [method, path] = r.split(' ');
+        return `${method!.toLowerCase()} ${path}`;
+      });
+      expect(all.filter((r) => !seen.has(r))).toEqual([]);
+    });
+  },
+  { backends: [sqlite] },
+);
