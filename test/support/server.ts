@@ -2,7 +2,10 @@
  * Starts the real server app on a loopback port and talks to it over HTTP, with a minimal
  * cookie jar per simulated browser.
  */
+import { mkdtempSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -27,7 +30,12 @@ export async function startServer(options: LatchOptions): Promise<TestServer> {
     },
   });
   // Suites sign up many users from 127.0.0.1: lift the per-IP budgets unless a test sets them.
-  const generous = { registerIpMax: 100_000, loginIpMaxFailures: 100_000 };
+  // Mails go to a throwaway outbox unless a test points Latch at its SMTP server.
+  const generous = {
+    registerIpMax: 100_000,
+    loginIpMaxFailures: 100_000,
+    outboxDir: mkdtempSync(join(tmpdir(), 'latch-outbox-')),
+  };
   const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
   const server: Server = createServerApp(latch).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
