@@ -18,7 +18,7 @@ describe('mounting createLatch() in an existing Express app', () => {
   const dir = mkdtempSync(join(tmpdir(), 'latch-lib-'));
 
   beforeAll(async () => {
-    latch = await createLatch({ databaseUrl: `sqlite:${join(dir, 'app.db')}`, logLevel: 'silent' });
+    latch = await createLatch({ databaseUrl: `sqlite:${join(dir, 'app.db')}`, outboxDir: join(dir, 'outbox'), logLevel: 'silent' });
     const app = express();
     app.get('/', (_req, res) => res.send('host app home'));
     app.use('/api/auth', latch.router);
