@@ -1,0 +1,55 @@
+// Load: autocannon runs against GET /api/auth/me, and the result tables.
+import autocannon from 'autocannon';
+import { BenchError } from './common.mjs';
+import { cpuMsOf } from './process.mjs';
+
+export function cannon(url, cookies, connections, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration,
+        timeout: 10,
+        // One prebuilt request per cookie; every connection cycles through them.
+        requests: cookies.map((cookie) => ({ method: 'GET', path: '/api/auth/me', headers: { cookie } })),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+export async function measure(label, server, baseUrl, cookies, opts) {
+  process.stdout.write(`  ${label}: warm-up ${opts.warmup}s...`);
+  const warm = await cannon(baseUrl, cookies, opts.connections, opts.warmup);
+  if (warm.errors > 0 || warm.non2xx > 0 || warm.timeouts > 0) {
+    process.stdout.write('\n');
+    throw new BenchError(`${label} warm-up: ${warm.errors} errors, ${warm.timeouts} timeouts, ${warm.non2xx} non-2xx`);
+  }
+  process.stdout.write(` measuring ${opts.duration}s...`);
+  const cpuBefore = cpuMsOf(server.child.pid);
+  const r = await cannon(baseUrl, cookies, opts.connections, opts.duration);
+  const cpuAfter = cpuMsOf(server.child.pid);
+  process.stdout.write(` done\n`);
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  return {
+    label,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    non2xx: r.non2xx,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    // Server-side cost, independent of how much CPU the load generator took from it.
+    cpuUsPerReq: cpuMs === undefined || r.requests.total === 0 ? undefined : (cpuMs * 1000) / r.requests.total,
+    cpuCores: cpuMs === undefined ? undefined : cpuMs / (r.duration * 1000),
+  };
+}
+
+export function table(rows, columns) {
+  const cells = rows.map((row) => columns.map((c) => String(c.get(row))));
+  const widths = columns.map((c, i) => Math.max(c.title.length, ...cells.map((r) => r[i].length)));
+  const line = (values) => values.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  return [line(columns.map((c) => c.title)), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n');
+}

@@ -1,0 +1,257 @@
+// storm: a login storm (argon2id verifies) next to /me traffic, Latch on PostgreSQL + the shared
+// Redis. See bench/run.mjs for what is measured and the targets.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import autocannon from 'autocannon';
+import { BenchError, PASSWORD, count, require, state } from '../lib/common.mjs';
+import { CLOCK_TICKS, childReport, cpuMsOf, stopChild } from '../lib/process.mjs';
+import { benchEmail, checkCookies, registerThrottling, registerUsers } from '../lib/register.mjs';
+import { cannon, table } from '../lib/load.mjs';
+import { envText, latchBaseEnv, startLatch } from '../lib/latch.mjs';
+
+const STORM_LOGIN_TARGET = 0.8; // x cores / one login's seconds
+const STORM_ME_TARGET = 0.6; // /me during the storm / /me alone
+
+function loginCannon(url, bodies, connections, duration) {
+  let next = 0;
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url,
+        connections,
+        duration,
+        timeout: 10,
+        // One account after the other across all connections (a shared counter).
+        requests: [
+          {
+            method: 'POST',
+            path: '/api/auth/login',
+            headers: { 'content-type': 'application/json' },
+            setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+          },
+        ],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+/** A finished autocannon run as one table row; `ok` counts 200s only for logins. */
+function loadRow(label, r, { connections, login }) {
+  const codes = Object.fromEntries(Object.entries(r.statusCodeStats ?? {}).map(([code, v]) => [code, v.count]));
+  const ok = login ? (codes['200'] ?? 0) : r['2xx'];
+  const s429 = codes['429'] ?? 0;
+  const s503 = codes['503'] ?? 0;
+  const other = Object.entries(codes)
+    .filter(([code]) => (login ? code !== '200' : !code.startsWith('2')) && code !== '429' && code !== '503')
+    .reduce((sum, [, n]) => sum + n, 0);
+  return {
+    label,
+    connections,
+    login,
+    rps: ok / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    total: r.requests.total,
+    duration: r.duration,
+    ok,
+    s429,
+    s503,
+    other,
+    codes,
+    errors: r.errors,
+    timeouts: r.timeouts,
+  };
+}
+
+/** CPU time (ms) the whole machine has been busy, from /proc/stat (Linux); undefined elsewhere. */
+function machineBusyMs() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 8).map(Number);
+    const [user, nice, system, , , irq, softirq] = fields;
+    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+const benchCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+/**
+ * warm-up, then the measured runs (all at once), with CPU over the measured part: the server's,
+ * this process's (the load generator), and everything else on the machine (other work competing).
+ */
+async function stormRun(label, server, runs, opts) {
+  process.stdout.write(`  ${label}: warm-up ${opts.warmup}s...`);
+  const warm = await Promise.all(runs.map((run) => run.start(opts.warmup)));
+  warm.forEach((w, i) => {
+    const bad = w.errors + w.timeouts + (runs[i].login ? 0 : w.non2xx);
+    if (bad > 0) {
+      process.stdout.write('\n');
+      throw new BenchError(`${label} warm-up (${runs[i].what}): ${w.errors} errors, ${w.timeouts} timeouts, ${w.non2xx} non-2xx`);
+    }
+  });
+  process.stdout.write(` measuring ${opts.duration}s...`);
+  const cpuBefore = cpuMsOf(server.child.pid);
+  const benchBefore = benchCpuMs();
+  const machineBefore = machineBusyMs();
+  const t0 = performance.now();
+  const results = await Promise.all(runs.map((run) => run.start(opts.duration)));
+  const wallMs = performance.now() - t0;
+  const cpuAfter = cpuMsOf(server.child.pid);
+  const benchAfter = benchCpuMs();
+  const machineAfter = machineBusyMs();
+  process.stdout.write(' done\n');
+  const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  // CPU figures cover the whole measured interval, and are the same on every row of it.
+  const serverCores = cpuMs === undefined ? undefined : cpuMs / wallMs;
+  const benchCores = (benchAfter - benchBefore) / wallMs;
+  const otherCores =
+    cpuMs === undefined || machineBefore === undefined || machineAfter === undefined
+      ? undefined
+      : Math.max(0, (machineAfter - machineBefore - cpuMs - (benchAfter - benchBefore)) / wallMs);
+  return results.map((r, i) => ({ ...loadRow(runs[i].what, r, runs[i]), serverCores, benchCores, otherCores }));
+}
+
+/** argon2id verify in this process with Latch's parameters: the floor under one login. */
+async function argon2Reference(params, rounds = 20) {
+  try {
+    const argon2 = require('argon2');
+    const hash = await argon2.hash(PASSWORD, { type: argon2.argon2id, ...params });
+    for (let i = 0; i < 3; i++) await argon2.verify(hash, PASSWORD);
+    const t0 = performance.now();
+    for (let i = 0; i < rounds; i++) await argon2.verify(hash, PASSWORD);
+    return (performance.now() - t0) / rounds;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function stormPhase(opts, failures, throttle, configModule) {
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const stormUsers = count('BENCH_STORM_USERS', 200);
+  const stormConnections = count('BENCH_STORM_CONNECTIONS', 8);
+  const env = { ...throttle.env };
+  for (const pair of (process.env.BENCH_STORM_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new BenchError(`BENCH_STORM_ENV: "${pair}" is not NAME=value`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (!throttle.valid({ ...latchBaseEnv(state.redisUrl), ...env })) {
+    throw new BenchError(`the storm's Latch env is refused by dist/config.js: ${envText(env)}`);
+  }
+  let argonParams;
+  try {
+    const c = configModule?.resolveConfig(configModule.configFromEnv({ ...process.env, ...latchBaseEnv(state.redisUrl), ...env }));
+    if (c) argonParams = { memoryCost: c.argon2MemoryCost, timeCost: c.argon2TimeCost, parallelism: c.argon2Parallelism };
+  } catch {
+    // no reference measurement then
+  }
+
+  console.log(
+    `Storm: logins (correct passwords, ${stormUsers} accounts in turn) next to GET /api/auth/me ` +
+      `(${opts.connections} connections, ${opts.users} cookies); PostgreSQL + shared Redis; ${cores} cores; ` +
+      `load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+  );
+  console.log(`  env for this Latch: ${envText(env) || '(none)'}`);
+  if (throttle.hashingNote) console.log(`  note: ${throttle.hashingNote}`);
+
+  const { latch, baseUrl } = await startLatch('latch for the storm', state.redisUrl, env);
+  const t0 = Date.now();
+  const refusedBefore = registerThrottling.refused;
+  const meCookies = await registerUsers(baseUrl, opts.users, 'wm');
+  await registerUsers(baseUrl, stormUsers, 'ws');
+  await checkCookies(baseUrl, meCookies);
+  const refused = registerThrottling.refused - refusedBefore;
+  console.log(
+    `  registered ${opts.users} + ${stormUsers} users in ${((Date.now() - t0) / 1000).toFixed(1)}s` +
+      (refused > 0 ? `; registration answered 429 ${refused} times (waited ${(registerThrottling.waitedMs / 1000).toFixed(0)}s in all)` : '; no registration refused'),
+  );
+  const bodies = Array.from({ length: stormUsers }, (_, i) => JSON.stringify({ email: benchEmail('ws', i), password: PASSWORD }));
+  const probe = await fetch(`${baseUrl}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: bodies[0],
+    signal: AbortSignal.timeout(15_000),
+  });
+  const probeBody = await probe.text();
+  if (probe.status !== 200) throw new BenchError(`POST /api/auth/login with a correct password: HTTP ${probe.status} ${probeBody.slice(0, 300)}`);
+
+  const logins = (connections) => ({ what: `logins (${connections} conn)`, login: true, connections, start: (d) => loginCannon(baseUrl, bodies, connections, d) });
+  const me = { what: 'GET /me', login: false, connections: opts.connections, start: (d) => cannon(baseUrl, meCookies, opts.connections, d) };
+
+  const [single] = await stormRun('one login at a time (1 connection)', latch, [logins(1)], opts);
+  const [alone] = await stormRun(`logins alone (${stormConnections} connections)`, latch, [logins(stormConnections)], opts);
+  const [meAlone] = await stormRun(`/me alone (${opts.connections} connections)`, latch, [me], opts);
+  const [meStorm, loginStorm] = await stormRun('/me during the storm (both at once)', latch, [me, logins(stormConnections)], opts);
+  if (latch.exited) throw new BenchError(`the storm's Latch exited during the run${childReport(latch)}`);
+  await stopChild(latch);
+  if (latch.output.trim()) console.log(`  note: the storm's Latch printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+  const argonMs = argonParams ? await argon2Reference(argonParams) : undefined;
+
+  single.label = 'one login at a time';
+  alone.label = 'logins alone';
+  meAlone.label = '/me alone';
+  meStorm.label = '/me during storm';
+  loginStorm.label = 'logins during storm';
+  const fmt = (n, d = 2) => Number(n).toFixed(d);
+  const rows = [single, alone, meAlone, meStorm, loginStorm];
+  console.log('');
+  console.log(
+    table(rows, [
+      { title: 'measurement', get: (r) => r.label },
+      { title: 'conns', get: (r) => r.connections },
+      { title: 'ok/s', get: (r) => fmt(r.rps, r.login ? 1 : 0) },
+      { title: 'p50 ms', get: (r) => fmt(r.p50) },
+      { title: 'p99 ms', get: (r) => fmt(r.p99) },
+      { title: 'ok (200/2xx)', get: (r) => r.ok },
+      { title: '429', get: (r) => r.s429 },
+      { title: '503', get: (r) => r.s503 },
+      { title: 'other', get: (r) => r.other },
+      { title: 'errors', get: (r) => r.errors },
+      { title: 'timeouts', get: (r) => r.timeouts },
+      { title: 'cores: latch', get: (r) => (r.serverCores === undefined ? 'n/a' : fmt(r.serverCores)) },
+      { title: 'bench', get: (r) => fmt(r.benchCores) },
+      { title: 'rest of machine', get: (r) => (r.otherCores === undefined ? 'n/a' : fmt(r.otherCores)) },
+    ]),
+  );
+  console.log('');
+
+  // One login, sequential: all requests over the measured time (200s only if all were 200).
+  const singleMs = (single.duration * 1000) / single.total;
+  const target = (STORM_LOGIN_TARGET * cores) / (singleMs / 1000);
+  const argonText = argonMs === undefined ? '' :
+    `   (argon2id verify alone, in-process: ${fmt(argonMs)} ms at m=${argonParams.memoryCost} t=${argonParams.timeCost} p=${argonParams.parallelism})`;
+  console.log(`single-hash time (one login, 1 connection, sequential) = ${fmt(singleMs)} ms${argonText}`);
+  if (single.ok !== single.total) console.log(`  note: ${single.total - single.ok} of those ${single.total} logins did not answer 200`);
+  console.log(`cores = ${cores}`);
+  console.log(
+    `logins/s alone = ${fmt(alone.rps, 1)}   target >= ${STORM_LOGIN_TARGET} x ${cores} / ${fmt(singleMs / 1000, 4)} s = ${fmt(target, 1)}   ` +
+      `${alone.rps >= target ? 'MET' : 'NOT MET'}`,
+  );
+  const ratio = meStorm.rps / meAlone.rps;
+  console.log(
+    `/me alone ${fmt(meAlone.rps, 0)} req/s (p99 ${fmt(meAlone.p99)} ms); during the storm ${fmt(meStorm.rps, 0)} req/s ` +
+      `(p99 ${fmt(meStorm.p99)} ms) with ${fmt(loginStorm.rps, 1)} logins/s`,
+  );
+  console.log(`/me during storm / alone = ${fmt(ratio)}x   target >= ${STORM_ME_TARGET}x   ${ratio >= STORM_ME_TARGET ? 'MET' : 'NOT MET'}`);
+  const breakdown = (r) => `200=${r.ok} 429=${r.s429} 503=${r.s503} other=${r.other}` +
+    (r.other > 0 ? ` (${Object.entries(r.codes).filter(([c]) => !['200', '429', '503'].includes(c)).map(([c, n]) => `${c}:${n}`).join(' ')})` : '') +
+    ` errors=${r.errors} timeouts=${r.timeouts}`;
+  const busiest = Math.max(...rows.map((r) => r.otherCores ?? 0));
+  if (busiest >= 0.25) {
+    console.log(
+      `note: the rest of the machine (other processes, kernel network work) used up to ${fmt(busiest)} of the ${cores} cores during these measurements ` +
+        `(load average now ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}): the figures above are held down by that contention`,
+    );
+  }
+  console.log(`login status codes: one at a time ${breakdown(single)}; alone ${breakdown(alone)}; during storm ${breakdown(loginStorm)}`);
+
+  const failed = rows.filter((r) => r.other > 0 || r.errors > 0 || r.timeouts > 0 || (!r.login && (r.s429 > 0 || r.s503 > 0)));
+  if (failed.length > 0) {
+    failures.push(`storm requests failed: ${failed.map((r) => `${r.label} (${breakdown(r)})`).join('; ')}`);
+  }
+  console.log('');
+}
