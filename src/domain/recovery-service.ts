@@ -88,10 +88,8 @@ export class RecoveryService {
   async forgotPassword(email: string, client: ClientInfo): Promise<void> {
     const normalized = normalizeEmail(email);
     const account = await this.deps.users.findByEmail(normalized);
-    if (!account) {
-      hashOneTimeToken(newOneTimeToken(this.deps.random).token); // similar work either way
-      return;
-    }
+    // The answer is the same either way; the mail itself goes out in the background.
+    if (!account) return;
     const token = await this.issue(account.id, 'reset_password', account.email, this.deps.resetTokenTtlMs);
     await this.mail(account.id, client, this.deps.mails.resetPassword(account.email, account.name, token));
   }

@@ -3,7 +3,10 @@
  * only SHA-256 digests of the secrets and argon2id hashes (README, "Security model").
  */
 import Database from 'better-sqlite3';
+import { simpleParser } from 'mailparser';
 import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
@@ -17,7 +20,7 @@ function bytesAsHex(_key: string, value: unknown): unknown {
 }
 
 async function dumpSql(databaseUrl: string): Promise<string> {
-  const tables = ['users', 'sessions'];
+  const tables = ['users', 'sessions', 'one_time_tokens'];
   if (databaseUrl.startsWith('sqlite:')) {
     const db = new Database(databaseUrl.slice('sqlite:'.length), { readonly: true });
     const rows = tables.flatMap((t) => db.prepare(`select * from ${t}`).all());
@@ -52,5 +55,29 @@ describeOnBackends('secrets at rest', ({ server }) => {
       const digest = createHash('sha256').update(secret).digest().subarray(0, 16); // 128-bit digest
       expect(dump.includes(digest.toString('hex')) || dump.includes(digest.toString('base64url'))).toBe(true);
     }
+  });
+
+  it('keeps only SHA-256 of a mailed one-time token, never the token itself', async () => {
+    const { email } = await signedUp(server().url);
+    const { outboxDir, databaseUrl } = server().latch.config;
+    const before = existsSync(outboxDir) ? readdirSync(outboxDir).length : 0;
+    expect((await new Client(server().url).post('/api/auth/password/forgot', { email })).status).toBe(202);
+
+    // The mail goes out in the background: wait for it in the development outbox.
+    let token: string | undefined;
+    for (let i = 0; i < 100 && token === undefined; i++) {
+      const files = existsSync(outboxDir) ? readdirSync(outboxDir).sort() : [];
+      for (const file of files.slice(before)) {
+        const mail = await simpleParser(readFileSync(join(outboxDir, file)));
+        if (mail.subject === 'Reset your password') token = /token=([A-Za-z0-9_-]{43})/.exec(mail.text ?? '')?.[1];
+      }
+      if (token === undefined) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(token).toBeDefined();
+
+    const dump = await dumpSql(databaseUrl);
+    expect(dump).not.toContain(token!);
+    expect(dump).not.toContain(Buffer.from(token!, 'base64url').toString('hex'));
+    expect(dump).toContain(createHash('sha256').update(token!).digest('hex'));
   });
 });
