@@ -3,20 +3,16 @@ import autocannon from 'autocannon';
 import { BenchError } from './common.mjs';
 import { cpuMsOf } from './process.mjs';
 
-export function cannon(url, cookies, connections, duration) {
+/** One autocannon run with the bench's common settings; resolves with its result. */
+export function runAutocannon(url, connections, duration, requests) {
   return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration,
-        timeout: 10,
-        // One prebuilt request per cookie; every connection cycles through them.
-        requests: cookies.map((cookie) => ({ method: 'GET', path: '/api/auth/me', headers: { cookie } })),
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
+    autocannon({ url, connections, duration, timeout: 10, requests }, (err, result) => (err ? reject(err) : resolve(result)));
   });
+}
+
+export function cannon(url, cookies, connections, duration) {
+  // One prebuilt request per cookie; every connection cycles through them.
+  return runAutocannon(url, connections, duration, cookies.map((cookie) => ({ method: 'GET', path: '/api/auth/me', headers: { cookie } })));
 }
 
 export async function measure(label, server, baseUrl, cookies, opts) {

@@ -2,11 +2,10 @@
 // Redis. See bench/run.mjs for what is measured and the targets.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import autocannon from 'autocannon';
 import { BenchError, PASSWORD, count, require, state } from '../lib/common.mjs';
 import { CLOCK_TICKS, childReport, cpuMsOf, stopChild } from '../lib/process.mjs';
 import { benchEmail, checkCookies, registerThrottling, registerUsers } from '../lib/register.mjs';
-import { cannon, table } from '../lib/load.mjs';
+import { cannon, runAutocannon, table } from '../lib/load.mjs';
 import { envText, latchBaseEnv, startLatch } from '../lib/latch.mjs';
 
 const STORM_LOGIN_TARGET = 0.8; // x cores / one login's seconds
@@ -14,26 +13,15 @@ const STORM_ME_TARGET = 0.6; // /me during the storm / /me alone
 
 function loginCannon(url, bodies, connections, duration) {
   let next = 0;
-  return new Promise((resolve, reject) => {
-    autocannon(
-      {
-        url,
-        connections,
-        duration,
-        timeout: 10,
-        // One account after the other across all connections (a shared counter).
-        requests: [
-          {
-            method: 'POST',
-            path: '/api/auth/login',
-            headers: { 'content-type': 'application/json' },
-            setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
-          },
-        ],
-      },
-      (err, result) => (err ? reject(err) : resolve(result)),
-    );
-  });
+  // One account after the other across all connections (a shared counter).
+  return runAutocannon(url, connections, duration, [
+    {
+      method: 'POST',
+      path: '/api/auth/login',
+      headers: { 'content-type': 'application/json' },
+      setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
+    },
+  ]);
 }
 
 /** A finished autocannon run as one table row; `ok` counts 200s only for logins. */

@@ -8,21 +8,12 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { killOnExit } from '../support/children.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const MAIN_JS = join(ROOT, 'dist', 'main.js');
 export const MIGRATE_JS = join(ROOT, 'dist', 'migrate.js');
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 /** `npm test` builds first; a bare `vitest run` builds here, once, only when dist is missing. */
 export async function ensureBuilt(): Promise<void> {
@@ -82,14 +73,13 @@ export function withDeadline<T>(promise: Promise<T>, ms: number, what: string): 
 /** Starts `node dist/main.js` and waits for its `latch listening` line (port from its `url`). */
 export async function spawnLatch(env: Record<string, string>, { startTimeoutMs = 20_000 } = {}): Promise<LatchProcess> {
   const child = spawn(process.execPath, [MAIN_JS], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+  killOnExit(child);
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8');
   child.stderr!.setEncoding('utf8');
   const exited = new Promise<Exit>((resolve) =>
     child.once('close', (code, signal) => {
-      live.delete(child);
       resolve({ code, signal });
     }),
   );
@@ -169,7 +159,7 @@ export function runScript(
 ): Promise<Exit & { stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script], { cwd: ROOT, env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
+    killOnExit(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c) => (stdout += String(c)));
@@ -180,7 +170,6 @@ export function runScript(
     }, timeoutMs);
     child.once('close', (code, signal) => {
       clearTimeout(timer);
-      live.delete(child);
       resolve({ code, signal, stdout, stderr });
     });
   });

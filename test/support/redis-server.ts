@@ -6,6 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { killOnExit } from './children.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -31,16 +32,6 @@ export interface PrivateRedis {
   close(): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-});
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -89,11 +80,10 @@ export async function startRedisServer(): Promise<PrivateRedis> {
       ['--port', String(onPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--protected-mode', 'yes'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    live.add(proc);
+    killOnExit(proc);
     let exited = false;
     proc.once('exit', () => {
       exited = true;
-      live.delete(proc);
     });
     proc.stdout?.on('data', (c) => output.push(String(c)));
     proc.stderr?.on('data', (c) => output.push(String(c)));
