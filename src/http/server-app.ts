@@ -6,9 +6,9 @@ import express, { type Express } from 'express';
 import helmet from 'helmet';
 import type { Latch } from '../latch.js';
 import { errorHandler, sendError } from './errors.js';
-import { metricsEndpoint, requestMetrics } from './middleware/metrics.js';
+import { metricsEndpoint } from './middleware/metrics.js';
+import { observeRequests } from './middleware/observe-requests.js';
 import { docsHandler, docsStylesheetHandler, openApiHandler } from './openapi/document.js';
-import { requestLog } from './middleware/request-log.js';
 import { createWebRouter } from '../web/router.js';
 
 export function createServerApp(latch: Latch): Express {
@@ -23,8 +23,7 @@ export function createServerApp(latch: Latch): Express {
       contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
     }),
   );
-  app.use(requestLog(latch.logger, { skip: (path) => path === '/healthz' }));
-  app.use(requestMetrics(latch.metrics));
+  app.use(observeRequests({ logger: latch.logger, metrics: latch.metrics, quiet: (path) => path === '/healthz' }));
   app.use('/api/auth', latch.router);
   app.get('/metrics', metricsEndpoint(latch.metrics, latch.config.metricsToken));
 
