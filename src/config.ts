@@ -204,6 +204,9 @@ function productionProblems(c: Omit<Config, never>): string[] {
   const problems: string[] = [];
   if (!c.cookieSecure) problems.push('COOKIE_SECURE: must be true in production (session cookies over plain HTTP can be stolen)');
   if (!c.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: must be https:// in production (links in mails carry tokens)');
+  if (!c.smtpUrl) {
+    problems.push('SMTP_URL: must be set in production (without it mails, which carry live reset and verification links, are written to a disk outbox)');
+  }
   const plain = c.trustedOrigins.filter((o) => !o.startsWith('https://'));
   if (plain.length > 0) problems.push(`TRUSTED_ORIGINS: must all be https:// in production (${plain.join(', ')})`);
   const trustsEveryone =

@@ -21,7 +21,7 @@ function failure(env: Record<string, string>): ConfigError {
   throw new Error(`expected ${JSON.stringify(env)} to be refused`);
 }
 
-const PRODUCTION = { NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com' };
+const PRODUCTION = { NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com', SMTP_URL: 'smtps://mail.example.com:465' };
 
 describe('defaults (API.md, "Configuration")', () => {
   it('match the documented table', () => {
@@ -273,6 +273,18 @@ describe('production', () => {
     expect(error.message).not.toContain('https://ok.example.com');
   });
 
+  it('refuses to start without SMTP_URL (the outbox would keep live reset and verification links on disk)', () => {
+    const { SMTP_URL: _, ...withoutSmtp } = PRODUCTION;
+    const error = failure(withoutSmtp);
+    expect(error.message).toContain('SMTP_URL:');
+    expect(error.message).not.toContain('PUBLIC_URL:');
+    expect(fromEnv(PRODUCTION).smtpUrl).toBe('smtps://mail.example.com:465');
+  });
+
+  it('starts without METRICS_TOKEN (then /metrics answers 404, see test/http/production-mode.test.ts)', () => {
+    expect(fromEnv(PRODUCTION).metricsToken).toBeUndefined();
+  });
+
   it('refuses TRUST_PROXY=true', () => {
     expect(failure({ ...PRODUCTION, TRUST_PROXY: 'true' }).message).toContain('TRUST_PROXY:');
   });
@@ -295,11 +307,12 @@ describe('production', () => {
 
   it('lists every production problem at once', () => {
     const error = failure({ NODE_ENV: 'production', COOKIE_SECURE: 'false', TRUSTED_ORIGINS: 'http://x.example.com', TRUST_PROXY: 'true' });
-    for (const name of ['COOKIE_SECURE:', 'PUBLIC_URL:', 'TRUSTED_ORIGINS:', 'TRUST_PROXY:']) expect(error.message).toContain(name);
+    for (const name of ['COOKIE_SECURE:', 'PUBLIC_URL:', 'TRUSTED_ORIGINS:', 'TRUST_PROXY:', 'SMTP_URL:']) expect(error.message).toContain(name);
   });
 
   it('allows development settings outside production', () => {
     expect(() => fromEnv({ COOKIE_SECURE: 'false', TRUST_PROXY: 'true', TRUSTED_ORIGINS: 'http://localhost:5173' })).not.toThrow();
+    expect(fromEnv({ NODE_ENV: 'test' }).smtpUrl).toBeUndefined();
   });
 });
 

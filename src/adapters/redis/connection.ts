@@ -21,6 +21,11 @@ export interface RedisConnection {
   /** Runs a Lua script (EVALSHA, loading it on first use); every key shares `keys[0]`'s slot. */
   script<T>(script: LuaScript, keys: string[], args: string[]): Promise<T>;
   ping(): Promise<void>;
+  /**
+   * Sends one command to every node that holds keys: the server, or each master of a cluster.
+   * For settings, which are per node.
+   */
+  onEveryMaster<T>(args: string[]): Promise<Array<{ node: string; reply: T }>>;
   close(): Promise<void>;
   /** The node-redis client or cluster itself, for libraries that take one (rate limiting). */
   readonly client: unknown;
@@ -84,6 +89,7 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   let rawClient: unknown;
   let close: () => Promise<void>;
   let connect: () => Promise<unknown>;
+  let onEveryMaster: (args: string[]) => Promise<Array<{ node: string; reply: unknown }>>;
   /** Cluster only: refreshes the slot map (see REFRESH_INTERVAL_MS); never rejects. */
   let refreshTopology: (() => Promise<void>) | undefined;
 
@@ -104,6 +110,13 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
     send = (key, args) => cluster.sendCommand(key, false, args);
     close = async () => void cluster.destroy();
     connect = () => cluster.connect();
+    onEveryMaster = (args) =>
+      Promise.all(
+        cluster.masters.map(async (master) => {
+          const client = await withDeadline(cluster.nodeClient(master), options.timeoutMs);
+          return { node: master.address, reply: await withDeadline(client.sendCommand(args), options.timeoutMs) };
+        }),
+      );
 
     // `_slots.rediscover` is node-redis' own slot-map refresh (what it runs on MOVED); it is
     // public in its typings but not documented, hence the guard. It starts from the given
@@ -134,6 +147,8 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
     send = (_key, args) => client.sendCommand(args);
     close = async () => void client.destroy();
     connect = () => client.connect();
+    const node = new URL(url).host;
+    onEveryMaster = async (args) => [{ node, reply: await withDeadline(client.sendCommand(args), options.timeoutMs) }];
   }
 
   await withDeadline(connect(), options.timeoutMs * 2).catch(async (error) => {
@@ -176,8 +191,48 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
     async ping() {
       await run(undefined, ['PING']);
     },
+    onEveryMaster: onEveryMaster as RedisConnection['onEveryMaster'],
     close,
   };
+}
+
+/**
+ * `maxmemory-policy` of every node that holds keys. Only `noeviction` is safe for Latch: any
+ * other policy lets Redis drop keys under memory pressure (a session, the per-user credential
+ * epoch that ends revoked sessions, a rate-limit counter), and `volatile-*` drops keys with a
+ * TTL, which is every session. Undefined when the server refuses CONFIG (hosted Redis often
+ * disables or renames it), so the caller can say it could not check.
+ */
+export async function evictionPolicy(redis: RedisConnection): Promise<Array<{ node: string; policy: string }> | undefined> {
+  try {
+    const replies = await redis.onEveryMaster<unknown>(['CONFIG', 'GET', 'maxmemory-policy']);
+    // RESP2 answers CONFIG GET with a flat [name, value] list.
+    return replies.map(({ node, reply }) => ({ node, policy: String((reply as unknown[])[1]) }));
+  } catch (error) {
+    if (error instanceof ErrorReply) return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Refuses a Redis that may evict Latch's keys (`refuse`, in production), or warns about it.
+ * A server that refuses CONFIG is only warned about: the setting may well be right, and
+ * refusing would lock out every provider that disables the command.
+ */
+export async function requireNoEviction(
+  redis: RedisConnection,
+  { refuse, warn }: { refuse: boolean; warn: (message: string) => void },
+): Promise<void> {
+  const found = await evictionPolicy(redis);
+  if (found === undefined) {
+    return warn('Redis maxmemory-policy could not be checked (CONFIG is disabled or renamed): make sure it is noeviction');
+  }
+  const evicting = found.filter(({ policy }) => policy !== 'noeviction');
+  if (evicting.length === 0) return;
+  const where = evicting.map(({ node, policy }) => `${policy} on ${node}`).join(', ');
+  const message = `Redis maxmemory-policy must be noeviction (found ${where}): any other policy can evict sessions, credential epochs and rate-limit counters under memory pressure`;
+  if (refuse) throw new Error(message);
+  warn(message);
 }
 
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
