@@ -11,7 +11,9 @@ const LOGIN_NOTICES: Record<string, string> = {
   'password-reset': 'Your password was changed. Sign in with the new one.',
   'signed-out': 'You are signed out.',
   'account-deleted': 'Your account was deleted.',
-  'session-ended': 'Your session ended. Please sign in again.',
+  // This browser's session was ended elsewhere (another device, a password change) or ran out:
+  // say so, or the person meets a bare form and thinks the page broke.
+  'session-ended': 'You were signed out. Sign in again to continue.',
 };
 
 export function loginPage(next: string | undefined, notice: string | undefined, rememberDays: number): string {

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dictionary } from '@zxcvbn-ts/language-common';
+import { parse as parseCookies } from 'cookie';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import type { Latch } from '../latch.js';
 import { codePointLength } from '../domain/password-policy.js';
@@ -72,8 +73,21 @@ export function createWebRouter(latch: Latch): Router {
     res.status(status).type('html').send(body);
   };
   const load: RequestHandler = latch.loadSession;
+  // API.md, "The session cookie". Only its presence matters here; the session middleware judged it.
+  const cookieName = config.cookieSecure ? '__Host-sid' : 'sid';
+  /**
+   * The sign-in page for a request without a live session. One that still carried a session
+   * cookie lost its session (ended from another device, by a password change, or it ran out):
+   * the page says so. A browser that never had one, or signed out itself (its cookie was
+   * cleared), gets no notice.
+   */
+  const toLogin = (req: Request, next?: string) => {
+    const hadSession = parseCookies(req.headers.cookie ?? '')[cookieName] !== undefined;
+    const params = [next === undefined ? '' : `next=${next}`, hadSession ? 'notice=session-ended' : ''].filter(Boolean);
+    return params.length > 0 ? `/login?${params.join('&')}` : '/login';
+  };
 
-  router.get('/', load, (req, res) => res.redirect(303, req.latch ? '/account' : '/login'));
+  router.get('/', load, (req, res) => res.redirect(303, req.latch ? '/account' : toLogin(req)));
   router.get('/login', load, (req, res) => {
     const next = safeNext(query(req, 'next'));
     if (req.latch) return res.redirect(303, next ?? '/account');
@@ -84,7 +98,7 @@ export function createWebRouter(latch: Latch): Router {
     send(res, registerPage(rules));
   });
   router.get('/account', load, (req, res) => {
-    if (!req.latch) return res.redirect(303, '/login?next=/account');
+    if (!req.latch) return res.redirect(303, toLogin(req, '/account'));
     send(res, accountPage(req.latch.user, rules));
   });
   router.get('/forgot-password', (_req, res) => send(res, forgotPasswordPage()));

@@ -295,6 +295,114 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
     }
   });
 
+  it("the page script's safeNext, in the browser's own URL parser, never sends the sign-in to another host", async () => {
+    const { context, page } = await openBrowser();
+    try {
+      await page.goto(at('/login'));
+      const hostile = ['/.//evil.example', '/..//x', '/%2e//x', '/a/..//x', '/%2e%2e//x', '/./\\evil', '/.%2f/evil', '//evil.example', '/\\evil'];
+      // The copy that runs after sign-in, as the page loads it (a string: the test runner rewrites `import()` in functions).
+      const results: { input: string; next?: string; origin?: string }[] = await page.evaluate(`import('/assets/lib.js').then((lib) =>
+        ${JSON.stringify(hostile)}.map((input) => {
+          const next = lib.safeNext(input);
+          return { input, next, origin: next === undefined ? undefined : new URL(next, location.href).origin };
+        }))`);
+      expect(results).toHaveLength(hostile.length);
+      for (const { input, next, origin } of results) {
+        if (next === undefined) continue;
+        expect(next.startsWith('//') || next.startsWith('/\\'), `${input} -> ${next}`).toBe(false);
+        expect(origin, `${input} -> ${next}`).toBe(server.url);
+      }
+      expect(results.find((r) => r.input === '/.//evil.example')!.next).toBeUndefined();
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a page signed out from another device says so on /login, after its next click and after a reload', async () => {
+    const { client: otherDevice, email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    const notice = page.getByRole('status').filter({ hasText: /\S/ });
+    try {
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      await expect.poll(() => page.locator('#sessions > li').count()).toBe(2);
+
+      // Its next action meets the dead session (the page script's 401 path).
+      expect((await otherDevice.request('DELETE', '/api/auth/sessions')).body.revoked).toBe(1);
+      await page.locator('#revoke-others').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/account');
+      await expect.poll(() => notice.textContent()).toMatch(/^You were signed out\. Sign in again/);
+      await screenshot(page, 'signed-out-elsewhere-notice');
+
+      // A reload of the account page meets it on the server, before any script runs.
+      await signIn(page, email, STRONG_PASSWORD, { next: '/account' });
+      await page.waitForURL(at('/account'));
+      // Both lists loaded: no request of the page script is still in flight to meet the revoke first.
+      await expect.poll(() => page.locator('#sessions > li').count()).toBe(2);
+      await expect.poll(() => page.locator('#events').textContent()).not.toContain('Loading');
+      expect((await otherDevice.request('DELETE', '/api/auth/sessions')).body.revoked).toBe(1);
+      await page.reload();
+      expect(onPath(page)).toBe('/login');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/account');
+      await expect.poll(() => notice.textContent()).toMatch(/^You were signed out\. Sign in again/);
+
+      // The dead cookie was cleared on the way: the next visit is a plain guest's, without the notice.
+      await page.goto(at('/account'));
+      expect(page.url()).toBe(at('/login?next=/account'));
+      expect(await notice.count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a browser that never signed in, or signed out itself, gets no "signed out" notice', async () => {
+    const { email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    try {
+      await page.goto(at('/account'));
+      expect(page.url()).toBe(at('/login?next=/account'));
+      expect(await page.getByRole('status').count()).toBe(0);
+
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      await page.locator('#logout-form button').click();
+      await page.waitForURL(at('/login?notice=signed-out'));
+      await page.goto(at('/account'));
+      expect(page.url()).toBe(at('/login?next=/account'));
+      expect(await page.getByRole('status').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('every labelled button and link is named by its visible text first (WCAG 2.5.3, label in name)', async () => {
+    const { email } = await signedUp(server.url);
+    const { context, page } = await openBrowser();
+    try {
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+      const buttons = page.locator('#sessions button');
+      await expect.poll(() => buttons.count()).toBe(2);
+
+      const labelled = () =>
+        page.locator('button[aria-label], a[aria-label], [role=button][aria-label]').evaluateAll((nodes) =>
+          nodes.map((n) => ({ text: (n.textContent ?? '').trim().replace(/\s+/g, ' '), name: n.getAttribute('aria-label') ?? '' })),
+        );
+      const sessionButtons = await labelled();
+      expect(sessionButtons.length).toBeGreaterThanOrEqual(2);
+      for (const { text, name } of sessionButtons) {
+        expect(text).not.toBe('');
+        expect(name.toLowerCase().startsWith(text.toLowerCase()), `"${name}" should start with "${text}"`).toBe(true);
+      }
+      // Speech users say what they see: the visible text finds each button by its name.
+      await expect.poll(() => page.getByRole('button', { name: /^Sign out this session\b/ }).count()).toBe(1);
+      await screenshot(page, 'session-buttons');
+    } finally {
+      await context.close();
+    }
+  });
+
   it('no page broke its Content-Security-Policy', () => {
     expect(cspViolations).toEqual([]);
   });

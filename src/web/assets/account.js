@@ -66,8 +66,11 @@ async function loadSessions() {
     if (s.current) title.append(' ', el('span', { class: 'badge ok', text: 'this device' }));
     if (s.rememberMe) title.append(' ', el('span', { class: 'badge', text: 'remembered' }));
     const facts = el('p', { class: 'muted' }, `IP ${s.ip || 'unknown'} · last used `, when(s.lastSeenAt), ' · signed in ', when(s.createdAt));
-    const button = el('button', { type: 'button', class: 'secondary small', 'data-session': s.id, text: s.current ? 'Sign out' : 'Sign out this session' });
-    button.setAttribute('aria-label', `${s.current ? 'Sign out this device' : 'Sign out'} (${describeAgent(s.userAgent)}, IP ${s.ip || 'unknown'})`);
+    const text = s.current ? 'Sign out' : 'Sign out this session';
+    const button = el('button', { type: 'button', class: 'secondary small', 'data-session': s.id, text });
+    // The name starts with the visible text (WCAG 2.5.3, label in name: a speech user says what
+    // they see), then tells the buttons of the list apart for a screen reader.
+    button.setAttribute('aria-label', `${text}: ${s.current ? 'this device, ' : ''}${describeAgent(s.userAgent)}, IP ${s.ip || 'unknown'}`);
     button.addEventListener('click', () => revoke(s, button));
     return el('li', { class: s.current ? 'current' : '', 'data-session-id': s.id }, el('div', {}, title, facts), button);
   });

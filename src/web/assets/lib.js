@@ -156,11 +156,26 @@ export function onSubmit(form, handler) {
   });
 }
 
-/** Mirrors the server's rule (src/web/next.ts): a path on this origin, nothing else. */
+/** A path a browser resolves against this origin: one `/`, never `//` or `/\` (both mean "another host"). */
+function isLocalPath(value) {
+  return value.startsWith('/') && !value.startsWith('//') && !value.startsWith('/\\') && !/[\u0000-\u001f\u007f]/.test(value);
+}
+
+/**
+ * Mirrors the server's rule (src/web/next.ts): a path on this origin, nothing else. Parsing
+ * resolves dot segments (`/.//evil` becomes `//evil`), so the value returned is checked again
+ * after parsing, and must parse back to itself on this origin.
+ */
 export function safeNext(raw) {
-  if (typeof raw !== 'string' || raw === '' || raw.length > 512) return undefined;
-  if (!raw.startsWith('/') || raw.startsWith('//') || raw.includes('\\')) return undefined;
-  if (/[\u0000-\u001f\u007f]/.test(raw)) return undefined;
-  const url = new URL(raw, location.origin);
-  return url.origin === location.origin ? url.pathname + url.search + url.hash : undefined;
+  if (typeof raw !== 'string' || raw.length > 512) return undefined;
+  if (!isLocalPath(raw) || raw.includes('\\')) return undefined;
+  let url;
+  try {
+    url = new URL(raw, location.origin);
+  } catch {
+    return undefined;
+  }
+  const next = url.pathname + url.search + url.hash;
+  if (url.origin !== location.origin || !isLocalPath(next)) return undefined;
+  return new URL(next, location.origin).href === url.href ? next : undefined;
 }
