@@ -16,11 +16,15 @@ import { outboxTransport, smtpTransport } from './adapters/mail/transports.js';
 import { SqlTokenStore } from './adapters/sql/token-store.js';
 import { MailComposer } from './domain/mails.js';
 import { RecoveryService } from './domain/recovery-service.js';
-import { LoginThrottle } from './domain/login-throttle.js';
+import { CONSECUTIVE_FAILURE_MEMORY_MS, KNOWN_IP_MEMORY_MS, LOGIN_MAX_CONSECUTIVE_FAILURES, LoginThrottle } from './domain/login-throttle.js';
 import { AccountService } from './domain/account-service.js';
 import { Credentials } from './domain/credentials.js';
 import { SessionIssuer } from './domain/session-issuer.js';
-import { connectRedis, type RedisConnection } from './adapters/redis/connection.js';
+import { CredentialChanges } from './domain/credential-change.js';
+import { PasswordProofs } from './domain/password-proof.js';
+import { ipKey } from './domain/client-key.js';
+import { BackgroundTasks } from './background-tasks.js';
+import { connectRedis, requireNoEviction, type RedisConnection } from './adapters/redis/connection.js';
 import { RedisSessionStore } from './adapters/redis/session-store.js';
 import { openDatabase } from './adapters/sql/database.js';
 import { migrateToLatest } from './adapters/sql/migrations.js';
@@ -67,8 +71,6 @@ export interface Latch {
 const systemClock: Clock = { now: () => Date.now() };
 const cryptoRandom: Random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
 const SWEEP_INTERVAL_MS = 10 * 60_000;
-/** How long an IP stays "known" for an account after a successful login (exempt from the per-account limit). */
-const KNOWN_IP_MEMORY_MS = 30 * 86_400_000;
 
 export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const { logger: givenLogger, clock = systemClock, ...input } = options;
@@ -91,16 +93,18 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
         timeoutMs,
         onError: (err) => logger.warn({ err: { message: err.message } }, 'redis connection error'),
       });
+      await requireNoEviction(redis, { refuse: config.nodeEnv === 'production', warn: (message) => logger.warn(message) });
     }
   } catch (error) {
+    await redis?.close();
     await database.close();
     throw error;
   }
 
   const metrics = new LatchMetrics();
   const users = new SqlUserRepository(database.db);
-  const sqlSessions = redis ? undefined : new SqlSessionStore(database.db);
-  const sessions: SessionStore = redis ? new RedisSessionStore(redis, clock, config.redisKeyPrefix) : sqlSessions!;
+  const sqlSessions = redis ? undefined : new SqlSessionStore(database.db, database.dialect);
+  const sessions: SessionStore = redis ? new RedisSessionStore(redis, config.redisKeyPrefix) : sqlSessions!;
   const audit = new SqlAuditLog(database.db);
   const events = metrics.observe(audit);
   const hasher = new Argon2Hasher(
@@ -138,6 +142,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     ip: limiter('login-ip', config.loginIpMaxFailures, config.loginIpWindow),
     account: limiter('login-account', config.loginAccountMaxFailures, config.loginAccountWindow),
     knownIp: limiter('known-ip', 1, KNOWN_IP_MEMORY_MS),
+    consecutive: limiter('login-consecutive', LOGIN_MAX_CONSECUTIVE_FAILURES, CONSECUTIVE_FAILURE_MEMORY_MS),
   });
   const registrationLimit = limiter('register-ip', config.registerIpMax, config.registerIpWindow);
 
@@ -147,10 +152,24 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     config.mailRetryDelays,
     logger,
   );
+  const tokens = new SqlTokenStore(database.db);
+  const changes = new CredentialChanges({ users, sessions, tokens, issuer });
+  const proofs = new PasswordProofs({
+    users,
+    credentials,
+    // A stolen cookie buys no more password guesses than a login would (LOGIN_MAX_FAILURES).
+    attempts: limiter('reauth-account', config.loginMaxFailures, config.loginFailureWindow),
+    events,
+    clock,
+    reauthWindowMs: config.reauthWindow,
+  });
+  const background = new BackgroundTasks(logger);
   const recovery = new RecoveryService({
     users,
     sessions,
-    tokens: new SqlTokenStore(database.db),
+    tokens,
+    changes,
+    proofs,
     mailer,
     mails: new MailComposer(config.publicUrl),
     credentials,
@@ -161,10 +180,13 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     mailLimits: {
       perAccount: limiter('mail-account', config.mailAccountMax, config.mailAccountWindow),
       perIp: limiter('mail-ip', config.mailIpMax, config.mailIpWindow),
+      ipKey,
     },
+    later: (task) => background.run(task),
+    afterReset: (email, clientIp) => loginThrottle.clearAccount(email, clientIp),
     verifyTokenTtlMs: config.verifyTokenTtl,
     resetTokenTtlMs: config.resetTokenTtl,
-    reauthWindowMs: config.reauthWindow,
+    requireEmailVerification: config.requireEmailVerification,
   });
 
   const auth = new AuthService({
@@ -186,18 +208,19 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     users,
     sessions,
     credentials,
-    issuer,
+    changes,
+    proofs,
     passwordPolicy,
     clock,
-    reauthWindowMs: config.reauthWindow,
     audit,
     events,
-    afterPasswordChange: (user) => recovery.afterPasswordChange(user),
+    notifyPasswordChanged: (user) => recovery.notifyPasswordChanged(user),
   });
 
-  const cookie = sessionCookie(config.cookieSecure);
-  const guards = sessionMiddleware(auth, cookie, clock);
-  const router = createApiRouter({ config, auth, account, recovery, cookie, guards, clock, logger, metrics });
+  const cookie = sessionCookie(config.cookieSecure, clock);
+  const errorObserver = { dependencyFailed: (dependency: string) => metrics.dependencyErrors.inc({ dependency }) };
+  const guards = sessionMiddleware(auth, cookie, { logger, errorObserver });
+  const router = createApiRouter({ config, auth, account, recovery, cookie, guards, clock, logger, errorObserver });
 
   // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
   // (Redis expires its keys itself).
@@ -226,6 +249,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     metrics,
     async close() {
       clearInterval(sweep);
+      await background.settled();
       await mailer.close();
       await redis?.close();
       await database.close();

@@ -90,7 +90,9 @@ export class LatchMetrics {
         this.logins.inc({ outcome: 'throttled' });
         break;
       case 'registered':
-        this.sessionsCreated.inc();
+        // Only a sign-up that signed in made a session: with REQUIRE_EMAIL_VERIFICATION none
+        // does, and a taken address records nothing, so the counters cannot tell them apart.
+        if (event.sessionId !== undefined) this.sessionsCreated.inc();
         break;
       case 'logout':
       case 'session_revoked':

@@ -5,28 +5,29 @@
 import type { AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
+import type { CredentialChanges } from './credential-change.js';
 import { LatchError } from './errors.js';
+import type { PasswordProofs } from './password-proof.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, SessionStore, UserRepository } from './ports.js';
 import type { SessionRecord } from './session.js';
-import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
-import { publicUser, type User, type UserWithPassword } from './user.js';
+import type { ClientInfo, IssuedSession } from './session-issuer.js';
+import type { User } from './user.js';
 
 export interface AccountServiceDeps {
   users: UserRepository;
   sessions: SessionStore;
   credentials: Credentials;
-  issuer: SessionIssuer;
+  changes: CredentialChanges;
+  proofs: PasswordProofs;
   passwordPolicy: PasswordPolicy;
   clock: Clock;
-  /** How recent a password proof must be for sensitive actions (REAUTH_WINDOW). */
-  reauthWindowMs: number;
   /** Reads and forgets history. */
   audit: AuditLog;
   /** Records events (the audit log, as observed by metrics). */
   events: AuthEventSink;
-  /** Mail-side follow-up of a password change (void reset links, notify the owner). */
-  afterPasswordChange(user: User): Promise<void>;
+  /** Tells the owner their password changed (by mail). */
+  notifyPasswordChanged(user: User): void;
 }
 
 const EVENTS_PAGE_MAX = 100;
@@ -46,14 +47,21 @@ export class AccountService {
     await this.record('session_revoked', auth, client, { sessionId });
   }
 
-  async revokeOtherSessions(auth: Authenticated, client: ClientInfo): Promise<number> {
-    const count = await this.deps.sessions.deleteByUser(auth.user.id, auth.session.id);
-    await this.record('sessions_revoked', auth, client, { count });
-    return count;
+  /**
+   * "Sign out everywhere else" is the owner's answer to a suspected theft, so it ends
+   * everything derived from the current state, like a credential change: other sessions,
+   * logins still in flight, mailed links. The caller's session gets a new id and secret.
+   */
+  async revokeOtherSessions(auth: Authenticated, client: ClientInfo): Promise<{ count: number; issued: IssuedSession }> {
+    const changed = await this.deps.changes.apply(auth.user.id, {}, { current: { session: auth.session, client } });
+    const issued = changed.ok ? changed.issued : undefined;
+    if (!changed.ok || !issued) throw signedOutMeanwhile();
+    await this.record('sessions_revoked', auth, client, { sessionId: issued.session.id, count: changed.ended });
+    return { count: changed.ended, issued };
   }
 
   async reauthenticate(auth: Authenticated, password: string, client: ClientInfo): Promise<SessionRecord> {
-    await this.proveCurrentPassword(auth, password);
+    await this.deps.proofs.prove(auth, password, client);
     const at = this.deps.clock.now();
     await this.deps.sessions.recordReauthentication(auth.session.id, at);
     await this.record('reauthenticated', auth, client, {});
@@ -67,45 +75,38 @@ export class AccountService {
   }
 
   /**
-   * A new password ends every other session and rotates the current one: whoever may have
-   * stolen a cookie or the old password is out, and the person changing it stays in.
+   * A new password is a credential change: every other session, mailed link and login in
+   * flight ends, and the current session is replaced: whoever may have stolen a cookie or the
+   * old password is out, and the person changing it stays in.
    */
   async changePassword(
     auth: Authenticated,
     input: { currentPassword: string; newPassword: string },
     client: ClientInfo,
   ): Promise<IssuedSession> {
-    const { users, sessions, credentials, issuer, passwordPolicy } = this.deps;
-    const account = await this.proveCurrentPassword(auth, input.currentPassword);
+    const { credentials, passwordPolicy, proofs, changes, clock } = this.deps;
+    const account = await proofs.prove(auth, input.currentPassword, client);
     const password = normalizePassword(input.newPassword);
     const verdict = passwordPolicy.check(password, { email: account.email, name: account.name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
-    await users.updatePasswordHash(account.id, await credentials.hash(password));
-    const issued = await issuer.issue(publicUser(account), { rememberMe: auth.session.rememberMe }, client);
-    const count = await sessions.deleteByUser(account.id, issued.session.id);
-    await this.record('password_changed', auth, client, { sessionId: issued.session.id, count });
-    await this.deps.afterPasswordChange(publicUser(account));
-    return issued;
-  }
-
-  /** A new cookie for the same sign-in (after an address change takes effect). */
-  async rotateSession(auth: Authenticated, user: User, client: ClientInfo): Promise<IssuedSession> {
-    const issued = await this.deps.issuer.issue(user, { rememberMe: auth.session.rememberMe }, client);
-    await this.deps.sessions.delete(auth.session.id);
-    return issued;
+    const passwordHash = await credentials.hash(password);
+    const changed = await changes.apply(account.id, { passwordHash }, { current: { session: auth.session, client, provenAt: clock.now() } });
+    if (!changed.ok) throw signedOutMeanwhile();
+    await this.record('password_changed', auth, client, { ...(changed.issued ? { sessionId: changed.issued.session.id } : {}), count: changed.ended });
+    this.deps.notifyPasswordChanged(changed.user);
+    if (!changed.issued) throw signedOutMeanwhile();
+    return changed.issued;
   }
 
   async deleteAccount(auth: Authenticated, password: string, client: ClientInfo): Promise<void> {
-    const { users, sessions, clock, reauthWindowMs, audit } = this.deps;
-    if (clock.now() - auth.session.authenticatedAt > reauthWindowMs) {
-      throw new LatchError('reauth_required', 'Confirm your password again (re-authenticate) to delete the account');
-    }
-    await this.proveCurrentPassword(auth, password);
-    // Sessions first, so none outlives the account; again after, for a login that raced in.
-    await sessions.deleteByUser(auth.user.id);
+    const { users, proofs, changes, audit } = this.deps;
+    proofs.requireRecent(auth, 'delete the account');
+    await proofs.prove(auth, password, client);
+    // The epoch moves first, so a login still in flight cannot land a session for the account
+    // (on Redis, which has no foreign key to stop it) after it is gone.
+    await changes.apply(auth.user.id, {});
     await users.delete(auth.user.id);
-    await sessions.deleteByUser(auth.user.id);
     // The account's history goes with it; one pseudonymous line records that it went.
     await audit.forgetUser(auth.user.id);
     await this.record('account_deleted', auth, client, {});
@@ -121,13 +122,9 @@ export class AccountService {
     const event = { type, userId: auth.user.id, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, sessionId };
     return this.deps.events.record(count === undefined ? event : { ...event, count });
   }
+}
 
-  private async proveCurrentPassword(auth: Authenticated, password: string): Promise<UserWithPassword> {
-    const account = await this.deps.users.findById(auth.user.id);
-    if (!account) throw new LatchError('unauthorized', 'Authentication required');
-    if (!(await this.deps.credentials.verify(account, password))) {
-      throw new LatchError('invalid_credentials', 'Password is incorrect');
-    }
-    return account;
-  }
+/** A concurrent credential change (another tab, a reset) ended this session first. */
+function signedOutMeanwhile(): LatchError {
+  return new LatchError('unauthorized', 'Your session was ended by another change to the account; sign in again');
 }

@@ -9,6 +9,7 @@ export const authEventTypes = [
   'login_throttled',
   'logout',
   'reauthenticated',
+  'reauth_failed',
   'session_revoked',
   'sessions_revoked',
   'password_changed',

@@ -4,6 +4,7 @@
  * a `LatchError` carrying a code from the catalogue.
  */
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
+import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
 import { LatchError, RateLimitedError } from './errors.js';
 import type { LoginThrottle } from './login-throttle.js';
@@ -43,7 +44,7 @@ export interface AuthServiceDeps {
 
 /** What registration needs from the mail side (RecoveryService). */
 export interface EmailVerification {
-  sendVerification(user: User, client: ClientInfo): Promise<void>;
+  sendVerification(user: User & { credentialEpoch: number }, client: ClientInfo): Promise<void>;
   notifySignupAttempt(email: string, client: ClientInfo): Promise<void>;
 }
 
@@ -53,6 +54,9 @@ export interface EmailVerification {
  */
 export type RegisterOutcome = { kind: 'signed_in'; issued: IssuedSession } | { kind: 'verification_pending' };
 
+/** A new account's credential epoch (the column's default). */
+const NEW_ACCOUNT_EPOCH = 0;
+
 export class AuthService {
   constructor(private readonly deps: AuthServiceDeps) {}
 
@@ -61,7 +65,7 @@ export class AuthService {
     client: ClientInfo,
   ): Promise<RegisterOutcome> {
     const { users, credentials, passwordPolicy, clock, random, issuer, registrationLimit, verification, requireEmailVerification } = this.deps;
-    const gate = await registrationLimit.consume(client.ip);
+    const gate = await registrationLimit.consume(ipKey(client.ip));
     if (!gate.allowed) throw new RateLimitedError(gate.retryAfterMs);
     const email = normalizeEmail(input.email);
     const name = normalizeName(input.name);
@@ -76,18 +80,21 @@ export class AuthService {
       emailVerified: false,
       createdAt: clock.now(),
       passwordHash: await credentials.hash(password),
+      credentialEpoch: NEW_ACCOUNT_EPOCH,
     });
     if (!created.ok) {
       if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
       await verification.notifySignupAttempt(email, client);
       return { kind: 'verification_pending' };
     }
-    await verification.sendVerification(created.user, client);
+    await verification.sendVerification({ ...created.user, credentialEpoch: NEW_ACCOUNT_EPOCH }, client);
     if (requireEmailVerification) {
       await this.record('registered', created.user.id, client);
       return { kind: 'verification_pending' };
     }
-    const issued = await issuer.issue(created.user, { rememberMe: false }, client);
+    const issued = await issuer.issue(created.user, NEW_ACCOUNT_EPOCH, { rememberMe: false }, client);
+    // Only a change racing the sign-up itself (the account deleted at once) gets here.
+    if (!issued) throw new LatchError('unauthorized', 'The account changed while it was being created; sign in');
     await this.record('registered', created.user.id, client, issued.session.id);
     return { kind: 'signed_in', issued };
   }
@@ -117,11 +124,17 @@ export class AuthService {
       await this.record('login_failed', account.id, client);
       throw invalidCredentials();
     }
-    await loginThrottle.succeeded(email, client.ip);
+    await loginThrottle.succeeded(gate);
     if (this.deps.requireEmailVerification && !account.emailVerified) {
       throw new LatchError('email_unverified', 'Verify your email address first: follow the link we mailed you');
     }
-    const issued = await issuer.issue(publicUser(account), { rememberMe: input.rememberMe }, client);
+    // The epoch read with the hash: if a reset, password change or deletion landed while the
+    // password was being checked, the store refuses this session (THREATS.md, item 2).
+    const issued = await issuer.issue(publicUser(account), account.credentialEpoch, { rememberMe: input.rememberMe }, client);
+    if (!issued) {
+      await this.record('login_failed', account.id, client);
+      throw invalidCredentials();
+    }
     await this.record('login_succeeded', account.id, client, issued.session.id);
     return issued;
   }

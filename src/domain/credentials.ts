@@ -26,7 +26,8 @@ export class Credentials {
     await this.hasher.verifyDummy(normalizePassword(password));
   }
 
-  hash(normalizedPassword: string): Promise<string> {
-    return this.hasher.hash(normalizedPassword);
+  /** Hashes `password` after the same NFKC normalisation `verify` applies. */
+  hash(password: string): Promise<string> {
+    return this.hasher.hash(normalizePassword(password));
   }
 }

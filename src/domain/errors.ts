@@ -47,6 +47,9 @@ export class RateLimitedError extends LatchError {
   }
 }
 
+/** What can be unavailable; also the `dependency` label of the dependency-error metric. */
+export type Dependency = 'database' | 'session store' | 'rate limiter' | 'password hashing';
+
 /**
  * A dependency (database, session store) did not answer in time or is unreachable. Adapters
  * translate their driver's connection errors into this, so callers never see driver types.
@@ -54,7 +57,7 @@ export class RateLimitedError extends LatchError {
 export class UnavailableError extends Error {
   override readonly name = 'UnavailableError';
   constructor(
-    readonly dependency: string,
+    readonly dependency: Dependency,
     options?: { cause?: unknown },
   ) {
     super(`${dependency} is unavailable`, options);

@@ -59,9 +59,9 @@ export interface LoginLimiters {
   knownIp: RateLimiter;
   /**
    * Consecutive failures per account: LOGIN_MAX_CONSECUTIVE_FAILURES points over
-   * CONSECUTIVE_FAILURE_MEMORY_MS. createLatch always sets it; without it there is no cap.
+   * CONSECUTIVE_FAILURE_MEMORY_MS.
    */
-  consecutive?: RateLimiter;
+  consecutive: RateLimiter;
 }
 
 /** An attempt the throttle let through; hand it back to `succeeded` if the password was right. */
@@ -98,7 +98,7 @@ export class LoginThrottle {
       if (!byAccount.allowed) return byAccount;
     }
     // Last, so that only attempts that reach the password check count as failures to come.
-    const inARow = await consecutive?.consume(accountId);
+    const inARow = await consecutive.consume(accountId);
     if (inARow && !inARow.allowed && !known) return inARow;
     return { allowed: true, account: accountId, ip: client, knownIp: known };
   }
@@ -110,7 +110,7 @@ export class LoginThrottle {
     await Promise.all([
       pair.reset(pairKey),
       ip.reward(ticket.ip),
-      consecutive?.reset(ticket.account),
+      consecutive.reset(ticket.account),
       // From a new IP the attempt counted against the account: give it back.
       ticket.knownIp ? undefined : account.reward(ticket.account),
       // (Re)mark the IP as known: its memory runs from the latest success, not the first. An
@@ -130,7 +130,7 @@ export class LoginThrottle {
     const key = accountKey(email);
     await Promise.all([
       account.reset(key),
-      consecutive?.reset(key),
+      consecutive.reset(key),
       clientIp === undefined ? undefined : pair.reset(`${key}|${ipKey(clientIp)}`),
     ]);
   }

@@ -1,7 +1,10 @@
 /**
  * The mails Latch sends: subject, plain text and HTML. Links are built from PUBLIC_URL only —
  * never from the request's Host — so a forged Host header cannot point a reset link at an
- * attacker's site. User-supplied text (the name) is HTML-escaped.
+ * attacker's site. User-supplied text (the name) is HTML-escaped, and it is left out of mails to
+ * an address that is not verified yet: whoever registers someone else's address must not be able
+ * to put words of their choosing into a genuine Latch mail to that person (callers pass
+ * `undefined`; see `greetingName`).
  */
 export interface Mail {
   to: string;
@@ -17,35 +20,45 @@ export interface Mailer {
   send(mail: Mail): void;
 }
 
+/** The account holder's name, or undefined to greet without one. */
+export type Greeting = string | undefined;
+
+/** The name goes into a mail only once the address it is sent to is proven to be the owner's. */
+export function greetingName(account: { name: string; emailVerified: boolean }): Greeting {
+  return account.emailVerified ? account.name : undefined;
+}
+
 export class MailComposer {
   constructor(private readonly publicUrl: string) {}
 
-  verifyEmail(to: string, name: string, token: string): Mail {
+  /** To an address not proven yet: never carries the name. */
+  verifyEmail(to: string, token: string): Mail {
     const link = this.link('/verify-email', token);
-    return this.compose(to, 'Verify your email address', name, [
+    return this.compose(to, 'Verify your email address', undefined, [
       'Please confirm that this is your email address by opening this link:',
       link,
       'The link works once and expires in 24 hours. If you did not create an account, ignore this mail.',
     ], link);
   }
 
-  confirmNewEmail(to: string, name: string, token: string): Mail {
+  /** To an address not proven yet: never carries the name. */
+  confirmNewEmail(to: string, token: string): Mail {
     const link = this.link('/verify-email', token);
-    return this.compose(to, 'Confirm your new email address', name, [
+    return this.compose(to, 'Confirm your new email address', undefined, [
       'You asked to use this address for your account. Confirm it by opening this link:',
       link,
       'Until you do, your account keeps its current address. If this was not you, ignore this mail.',
     ], link);
   }
 
-  emailChangeNotice(to: string, name: string, newEmail: string): Mail {
+  emailChangeNotice(to: string, name: Greeting, newEmail: string): Mail {
     return this.compose(to, 'Your email address is being changed', name, [
       `Someone signed in to your account asked to change its address to ${newEmail}.`,
       'The change takes effect when the new address is confirmed. If this was not you, change your password now.',
     ]);
   }
 
-  resetPassword(to: string, name: string, token: string): Mail {
+  resetPassword(to: string, name: Greeting, token: string): Mail {
     const link = this.link('/reset-password', token);
     return this.compose(to, 'Reset your password', name, [
       'To choose a new password, open this link:',
@@ -54,17 +67,24 @@ export class MailComposer {
     ], link);
   }
 
-  passwordChangedNotice(to: string, name: string): Mail {
+  passwordChangedNotice(to: string, name: Greeting): Mail {
     return this.compose(to, 'Your password was changed', name, [
       'The password of your account was just changed, and every session was signed out.',
       'If this was not you, reset your password right away.',
     ]);
   }
 
-  signupAttemptNotice(to: string, name: string): Mail {
+  signupAttemptNotice(to: string, name: Greeting): Mail {
     return this.compose(to, 'Someone tried to sign up with your address', name, [
       'Someone tried to create a new account with this email address, which already has one.',
       'If it was you, sign in instead (or reset your password). If not, no action is needed.',
+    ]);
+  }
+
+  emailChangeAttemptNotice(to: string, name: Greeting): Mail {
+    return this.compose(to, 'Someone tried to move an account to your address', name, [
+      'Someone signed in to another account asked to change its address to this one, which already has an account.',
+      'Nothing was changed. If it was you, sign in to this account instead. If not, no action is needed.',
     ]);
   }
 
@@ -74,12 +94,13 @@ export class MailComposer {
     return url.toString();
   }
 
-  private compose(to: string, subject: string, name: string, paragraphs: string[], link?: string): Mail {
-    const text = [`Hello ${name},`, '', ...paragraphs.flatMap((p) => [p, '']), '— Latch'].join('\n');
+  private compose(to: string, subject: string, name: Greeting, paragraphs: string[], link?: string): Mail {
+    const hello = name === undefined ? 'Hello,' : `Hello ${name},`;
+    const text = [hello, '', ...paragraphs.flatMap((p) => [p, '']), '— Latch'].join('\n');
     const body = paragraphs
       .map((p) => (p === link ? `<p><a href="${escapeHtml(p)}">${escapeHtml(p)}</a></p>` : `<p>${escapeHtml(p)}</p>`))
       .join('\n');
-    const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>Hello ${escapeHtml(name)},</p>\n${body}\n<p>— Latch</p></body></html>`;
+    const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>${escapeHtml(hello)}</p>\n${body}\n<p>— Latch</p></body></html>`;
     return link === undefined ? { to, subject, text, html } : { to, subject, text, html, link };
   }
 }

@@ -15,17 +15,22 @@ export interface OneTimeToken {
   /** The address the token was mailed to (and, for change_email, the new address). */
   email: string;
   expiresAt: number;
+  /** The user's credential epoch at issue: a credential change since voids the token. */
+  epoch: number;
 }
 
 export interface TokenStore {
   /** Stores a token, replacing the user's earlier tokens of the same purpose. */
   issue(tokenHash: Buffer, token: OneTimeToken): Promise<void>;
-  /** The unexpired token of that purpose, without using it up. */
+  /** The unexpired token of that purpose, of the user's current epoch, without using it up. */
   peek(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null>;
-  /** Uses the token up: of many concurrent calls, exactly one gets it. */
+  /**
+   * Uses the token up: of many concurrent calls, exactly one gets it. A token issued under an
+   * older credential epoch than the user's is never returned.
+   */
   consume(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null>;
-  /** Voids every outstanding token of that purpose for the user. */
-  revokeAll(userId: string, purpose: TokenPurpose): Promise<void>;
+  /** Voids every outstanding token of the user (of one purpose, when given). */
+  revokeAll(userId: string, purpose?: TokenPurpose): Promise<void>;
 }
 
 const TOKEN_BYTES = 32;

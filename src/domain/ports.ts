@@ -18,17 +18,33 @@ export interface Random {
 
 export type CreateUserResult = { ok: true; user: User } | { ok: false; reason: 'email_taken' };
 
+/** What a credential change writes together with the epoch bump (nothing, for "end everything"). */
+export interface CredentialUpdate {
+  passwordHash?: string;
+  /** A new, verified address. */
+  email?: string;
+}
+
+export type CredentialChangeResult =
+  | { ok: true; user: User; epoch: number }
+  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' };
+
 export interface UserRepository {
   create(user: UserWithPassword): Promise<CreateUserResult>;
   findByEmail(email: string): Promise<UserWithPassword | null>;
   findById(id: string): Promise<UserWithPassword | null>;
+  /** Replaces the hash of the SAME password (parameter upgrade): not a credential change. */
   updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /**
+   * A credential change: bumps the user's credential epoch and writes `update` in one atomic
+   * step. With `ifEpoch`, only while the epoch is still that one (`stale` otherwise): a mailed
+   * link confirmed after a later change must not win.
+   */
+  changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult>;
   /** Removes the account and every record that belongs to it. Returns whether it existed. */
   delete(userId: string): Promise<boolean>;
   /** Marks the address verified, if it is still the account's address. Returns the user, or null. */
   markEmailVerified(userId: string, email: string): Promise<User | null>;
-  /** Moves the account to a new (verified) address; `email_taken` if someone holds it now. */
-  changeEmail(userId: string, newEmail: string): Promise<CreateUserResult | { ok: false; reason: 'not_found' }>;
   ping(): Promise<void>;
 }
 
@@ -43,9 +59,15 @@ export interface SessionStore {
    * Stores a new session; `user` lets stores that cannot join (Redis) answer `find` in one
    * read. When the user then has more than `keepAtMost` live sessions, the least recently
    * used ones end (MAX_SESSIONS_PER_USER), atomically with the insert where the backend can.
+   * `stale` (nothing stored): the user's credential epoch has moved past `session.epoch`, or
+   * the user is gone: checked atomically with the insert, so a login that proved an old
+   * password never lands after the change that replaced it.
    */
-  insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void>;
-  /** The session and its user, or null when there is none (expired records may be returned). */
+  insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<'inserted' | 'stale'>;
+  /**
+   * The session and its user, or null when there is none, or when it was issued under an
+   * older credential epoch than the user's (expired records may be returned).
+   */
   find(sessionId: string): Promise<SessionWithUser | null>;
   /** Records use: the new last-seen time and the new expiry. No-op when the session is gone. */
   touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void>;
@@ -57,8 +79,12 @@ export interface SessionStore {
   delete(sessionId: string): Promise<boolean>;
   /** The user's live (unexpired) sessions, most recently used first. */
   listByUser(userId: string, now: number): Promise<SessionRecord[]>;
-  /** Ends every session of the user except `keepSessionId`; returns how many ended. */
-  deleteByUser(userId: string, keepSessionId?: string): Promise<number>;
+  /**
+   * The user's credential epoch is now `epoch`: every session of the user except
+   * `keepSessionId` ends, and a session of an older epoch inserted late is refused. Returns
+   * how many ended.
+   */
+  deleteByUser(userId: string, options: { epoch: number; keepSessionId?: string }): Promise<number>;
   ping(): Promise<void>;
 }
 

@@ -3,23 +3,32 @@
  * and email change. Every mail-sending path answers the same whatever happens behind it (an
  * unknown address, a mail limit reached), so the answers reveal nothing; mails go out in the
  * background and never hold up a response.
+ *
+ * A refused request changes nothing (THREATS.md, item 3): the mail budget is asked first, and
+ * a new token (which replaces the one the user holds) is issued only when its mail goes out.
+ * Past the budget, the link already in the user's inbox keeps working.
  */
-import { createHash } from 'node:crypto';
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
+import type { CredentialChanges } from './credential-change.js';
 import { LatchError } from './errors.js';
-import type { Mail, MailComposer, Mailer } from './mails.js';
+import { greetingName, type Mail, type MailComposer, type Mailer } from './mails.js';
 import { hashOneTimeToken, isTokenShaped, newOneTimeToken, type TokenPurpose, type TokenStore } from './one-time-tokens.js';
+import type { PasswordProofs } from './password-proof.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
-import type { ClientInfo } from './session-issuer.js';
-import { normalizeEmail, publicUser, type User } from './user.js';
+import type { ClientInfo, IssuedSession } from './session-issuer.js';
+import { normalizeEmail, type User, type UserWithPassword } from './user.js';
+import { accountKey } from './account-key.js';
 
 export interface RecoveryServiceDeps {
   users: UserRepository;
-  sessions: SessionStore;
+  /** Stores that cache the user's public fields learn that the address is verified. */
+  sessions: Pick<SessionStore, 'refreshUser'>;
   tokens: TokenStore;
+  changes: CredentialChanges;
+  proofs: PasswordProofs;
   mailer: Mailer;
   mails: MailComposer;
   credentials: Credentials;
@@ -28,38 +37,56 @@ export interface RecoveryServiceDeps {
   clock: Clock;
   random: Random;
   /** Mails per account and per client IP; past either, mail is silently not sent. */
-  mailLimits: { perAccount: RateLimiter; perIp: RateLimiter };
+  mailLimits: { perAccount: RateLimiter; perIp: RateLimiter; ipKey(ip: string): string };
+  /** Runs work after the answer has gone out (and logs its failure): see `forgotPassword`. */
+  later(task: () => Promise<void>): void;
+  /**
+   * The owner proved control of the address by a reset: the account's login throttles (and
+   * those of the IP the reset came from) are lifted, so the new password works at once.
+   */
+  afterReset(email: string, clientIp: string): Promise<void>;
   verifyTokenTtlMs: number;
   resetTokenTtlMs: number;
-  reauthWindowMs: number;
+  /** REQUIRE_EMAIL_VERIFICATION: no answer may tell whether an address has an account. */
+  requireEmailVerification: boolean;
 }
 
-export type VerifiedEmail = { user: User; changedAddress: boolean };
+export type VerifiedEmail = { user: User; changedAddress: boolean; issued?: IssuedSession };
+
+/** A user whose token can be issued: its credential epoch is part of the token. */
+type Recipient = User & { credentialEpoch: number };
 
 export class RecoveryService {
   constructor(private readonly deps: RecoveryServiceDeps) {}
 
   /** Sends the verification mail for the account's current address (after registration). */
-  async sendVerification(user: User, client: ClientInfo): Promise<void> {
-    const token = await this.issue(user.id, 'verify_email', user.email, this.deps.verifyTokenTtlMs);
-    await this.mail(user.id, client, this.deps.mails.verifyEmail(user.email, user.name, token));
+  async sendVerification(user: Recipient, client: ClientInfo): Promise<void> {
+    if (!(await this.mayMail(user.id, client))) return;
+    const token = await this.issue(user, 'verify_email', user.email, this.deps.verifyTokenTtlMs);
+    this.deps.mailer.send(this.deps.mails.verifyEmail(user.email, token));
   }
 
   async resendVerification(auth: Authenticated, client: ClientInfo): Promise<void> {
     const user = await this.deps.users.findById(auth.user.id);
     if (!user || user.emailVerified) return; // nothing to verify: same 202
-    await this.sendVerification(publicUser(user), client);
+    await this.sendVerification(user, client);
   }
 
   /** A registration for an address that already has an account: tell its owner, not the caller. */
   async notifySignupAttempt(email: string, client: ClientInfo): Promise<void> {
     const owner = await this.deps.users.findByEmail(email);
-    if (owner) await this.mail(owner.id, client, this.deps.mails.signupAttemptNotice(owner.email, owner.name));
+    if (owner && (await this.mayMail(owner.id, client))) {
+      this.deps.mailer.send(this.deps.mails.signupAttemptNotice(owner.email, greetingName(owner)));
+    }
   }
 
-  /** Verifies the address a token was sent to: the registered one, or a pending new one. */
-  async verifyEmail(token: string, client: ClientInfo): Promise<VerifiedEmail> {
-    const { users, sessions, tokens, clock } = this.deps;
+  /**
+   * Verifies the address a token was sent to: the registered one, or a pending new one. A new
+   * address is a credential change: every session ends, except that the browser confirming it,
+   * when signed in to that account (`current`), gets a new session for its sign-in.
+   */
+  async verifyEmail(token: string, client: ClientInfo, current?: Authenticated): Promise<VerifiedEmail> {
+    const { users, tokens, clock, changes } = this.deps;
     if (!isTokenShaped(token)) throw invalidToken();
     const hash = hashOneTimeToken(token);
     const now = clock.now();
@@ -68,35 +95,42 @@ export class RecoveryService {
     if (verification) {
       const user = await users.markEmailVerified(verification.userId, verification.email);
       if (!user) throw invalidToken(); // the account moved to another address since
-      await sessions.refreshUser(user);
+      await this.deps.sessions.refreshUser(user);
       await this.record('email_verified', user.id, client);
       return { user, changedAddress: false };
     }
     const change = await tokens.consume(hash, 'change_email', now);
     if (!change) throw invalidToken();
-    const changed = await users.changeEmail(change.userId, change.email);
+    const mine = current?.user.id === change.userId ? { session: current.session, client } : undefined;
+    // Only while the epoch the link was mailed under holds: a reset or password change that
+    // landed after the token was read still wins.
+    const changed = await changes.apply(change.userId, { email: change.email }, { ifEpoch: change.epoch, ...(mine ? { current: mine } : {}) });
     if (!changed.ok) {
       if (changed.reason === 'email_taken') throw new LatchError('email_taken', 'That address now belongs to another account');
       throw invalidToken();
     }
-    await sessions.refreshUser(changed.user);
     await this.record('email_changed', changed.user.id, client);
-    return { user: changed.user, changedAddress: true };
+    return changed.issued ? { user: changed.user, changedAddress: true, issued: changed.issued } : { user: changed.user, changedAddress: true };
   }
 
-  /** Always the same answer; a reset link only to addresses that have an account. */
-  async forgotPassword(email: string, client: ClientInfo): Promise<void> {
+  /**
+   * Always the same answer, at once: the lookup, the budget, the token and the mail all run
+   * after it (`later`), so neither the answer nor its timing tells whether the address has an
+   * account. A reset link goes only to addresses that have one.
+   */
+  forgotPassword(email: string, client: ClientInfo): void {
     const normalized = normalizeEmail(email);
-    const account = await this.deps.users.findByEmail(normalized);
-    // The answer is the same either way; the mail itself goes out in the background.
-    if (!account) return;
-    const token = await this.issue(account.id, 'reset_password', account.email, this.deps.resetTokenTtlMs);
-    await this.mail(account.id, client, this.deps.mails.resetPassword(account.email, account.name, token));
+    this.deps.later(async () => {
+      const account = await this.deps.users.findByEmail(normalized);
+      if (!account || !(await this.mayMail(account.id, client))) return;
+      const token = await this.issue(account, 'reset_password', account.email, this.deps.resetTokenTtlMs);
+      this.deps.mailer.send(this.deps.mails.resetPassword(account.email, greetingName(account), token));
+    });
   }
 
-  /** Sets a new password from a mailed token; every session ends, nobody is signed in. */
+  /** Sets a new password from a mailed token; every session and link ends, nobody is signed in. */
   async resetPassword(token: string, password: string, client: ClientInfo): Promise<User> {
-    const { users, sessions, tokens, credentials, passwordPolicy, clock } = this.deps;
+    const { users, tokens, credentials, passwordPolicy, clock, changes } = this.deps;
     if (!isTokenShaped(token)) throw invalidToken();
     const hash = hashOneTimeToken(token);
     // Judge the password before using the token up, so a weak choice does not waste the link.
@@ -106,59 +140,58 @@ export class RecoveryService {
     const normalized = normalizePassword(password);
     const verdict = passwordPolicy.check(normalized, { email: account.email, name: account.name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
-    if (!(await tokens.consume(hash, 'reset_password', clock.now()))) throw invalidToken();
+    const passwordHash = await credentials.hash(normalized);
+    const used = await tokens.consume(hash, 'reset_password', clock.now());
+    if (!used) throw invalidToken();
 
-    await users.updatePasswordHash(account.id, await credentials.hash(normalized));
-    await sessions.deleteByUser(account.id);
-    await tokens.revokeAll(account.id, 'reset_password');
+    const changed = await changes.apply(account.id, { passwordHash }, { ifEpoch: used.epoch });
+    if (!changed.ok) throw invalidToken();
+    await this.deps.afterReset(changed.user.email, client.ip);
     await this.record('password_reset', account.id, client);
-    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(account.email, account.name));
-    return publicUser(account);
+    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(changed.user.email, greetingName(changed.user)));
+    return changed.user;
   }
 
-  /** After a password change by a signed-in user: old reset links die, the owner is told. */
-  async afterPasswordChange(user: User): Promise<void> {
-    await this.deps.tokens.revokeAll(user.id, 'reset_password');
-    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(user.email, user.name));
+  /** After a password change by a signed-in user: the owner is told. */
+  notifyPasswordChanged(user: User): void {
+    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(user.email, greetingName(user)));
   }
 
   /** Starts a change of address: it takes effect when the new address is verified. */
   async requestEmailChange(auth: Authenticated, input: { newEmail: string; password: string }, client: ClientInfo): Promise<void> {
-    const { users, credentials, clock, reauthWindowMs, mails } = this.deps;
-    if (clock.now() - auth.session.authenticatedAt > reauthWindowMs) {
-      throw new LatchError('reauth_required', 'Confirm your password again (re-authenticate) to change your email');
-    }
-    const account = await users.findById(auth.user.id);
-    if (!account || !(await credentials.verify(account, input.password))) {
-      throw new LatchError('invalid_credentials', 'Password is incorrect');
-    }
+    const { users, proofs, mails, requireEmailVerification } = this.deps;
+    proofs.requireRecent(auth, 'change your email');
+    const account = await proofs.prove(auth, input.password, client);
     const newEmail = normalizeEmail(input.newEmail);
-    if (newEmail === account.email || (await users.findByEmail(newEmail))) {
-      throw new LatchError('email_taken', 'An account with this email already exists');
-    }
-    const token = await this.issue(account.id, 'change_email', newEmail, this.deps.verifyTokenTtlMs);
-    if (await this.mayMail(account.id, client)) {
-      this.deps.mailer.send(mails.confirmNewEmail(newEmail, account.name, token));
-      this.deps.mailer.send(mails.emailChangeNotice(account.email, account.name, newEmail));
+    const holder = newEmail === account.email ? account : await users.findByEmail(newEmail);
+    if (holder) {
+      if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
+      // In this mode no answer may tell whether an address has an account: the same 202, the
+      // same event and the same mail budget as for a free address; the holder is told instead.
+      await this.record('email_change_requested', account.id, client);
+      if (holder.id !== account.id && (await this.mayMail(account.id, client))) {
+        this.deps.mailer.send(mails.emailChangeAttemptNotice(holder.email, greetingName(holder)));
+      }
+      return;
     }
     await this.record('email_change_requested', account.id, client);
+    if (!(await this.mayMail(account.id, client))) return;
+    const token = await this.issue(account, 'change_email', newEmail, this.deps.verifyTokenTtlMs);
+    this.deps.mailer.send(mails.confirmNewEmail(newEmail, token));
+    this.deps.mailer.send(mails.emailChangeNotice(account.email, greetingName(account), newEmail));
   }
 
-  private async issue(userId: string, purpose: TokenPurpose, email: string, ttlMs: number): Promise<string> {
+  private async issue(user: Recipient | UserWithPassword, purpose: TokenPurpose, email: string, ttlMs: number): Promise<string> {
     const { token, hash } = newOneTimeToken(this.deps.random);
-    await this.deps.tokens.issue(hash, { userId, purpose, email, expiresAt: this.deps.clock.now() + ttlMs });
+    const expiresAt = this.deps.clock.now() + ttlMs;
+    await this.deps.tokens.issue(hash, { userId: user.id, purpose, email, expiresAt, epoch: user.credentialEpoch });
     return token;
   }
 
-  private async mail(userId: string, client: ClientInfo, mail: Mail): Promise<void> {
-    if (await this.mayMail(userId, client)) this.deps.mailer.send(mail);
-  }
-
   /** Both budgets are counted every time, so neither reveals whether the other ran out. */
-  private async mayMail(accountKey: string, client: ClientInfo): Promise<boolean> {
-    const { perAccount, perIp } = this.deps.mailLimits;
-    const key = createHash('sha256').update(accountKey).digest('base64url').slice(0, 22);
-    const [account, ip] = await Promise.all([perAccount.consume(key), perIp.consume(client.ip)]);
+  private async mayMail(userId: string, client: ClientInfo): Promise<boolean> {
+    const { perAccount, perIp, ipKey } = this.deps.mailLimits;
+    const [account, ip] = await Promise.all([perAccount.consume(accountKey(userId)), perIp.consume(ipKey(client.ip))]);
     return account.allowed && ip.allowed;
   }
 
@@ -170,3 +203,4 @@ export class RecoveryService {
 function invalidToken(): LatchError {
   return new LatchError('invalid_token', 'This link is invalid or has expired; ask for a new one');
 }
+

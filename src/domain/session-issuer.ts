@@ -34,23 +34,45 @@ const USER_AGENT_MAX_LENGTH = 512;
 export class SessionIssuer {
   constructor(private readonly deps: SessionIssuerDeps) {}
 
-  async issue(user: User, options: { rememberMe: boolean }, client: ClientInfo): Promise<IssuedSession> {
+  /**
+   * A new sign-in under the user's credential epoch `epoch` (read with the password hash).
+   * Null when the epoch moved on (or the account went) while the password was being checked:
+   * that proof belongs to credentials that no longer exist.
+   */
+  issue(user: User, epoch: number, options: { rememberMe: boolean }, client: ClientInfo): Promise<IssuedSession | null> {
+    const now = this.deps.clock.now();
+    return this.store(user, { createdAt: now, authenticatedAt: now, rememberMe: options.rememberMe, epoch }, client);
+  }
+
+  /**
+   * A new id and secret for the same sign-in (after a credential change, a new address): the
+   * successor keeps its predecessor's creation time, so the absolute lifetime does not restart,
+   * and its last password proof unless `provenAt` says the password was proven again now.
+   */
+  rotate(predecessor: SessionRecord, user: User, epoch: number, client: ClientInfo, provenAt = predecessor.authenticatedAt): Promise<IssuedSession | null> {
+    const { createdAt, rememberMe } = predecessor;
+    return this.store(user, { createdAt, authenticatedAt: provenAt, rememberMe, epoch }, client);
+  }
+
+  private async store(
+    user: User,
+    origin: Pick<SessionRecord, 'createdAt' | 'authenticatedAt' | 'rememberMe' | 'epoch'>,
+    client: ClientInfo,
+  ): Promise<IssuedSession | null> {
     const { sessions, sessionPolicy, clock, random, maxSessionsPerUser } = this.deps;
     const now = clock.now();
     const credentials = newSessionCredentials(random, user.id);
-    const lifetime = { createdAt: now, rememberMe: options.rememberMe };
     const session: SessionRecord = {
       id: credentials.id,
       userId: user.id,
       secretHash: credentials.secretHash,
-      ...lifetime,
+      ...origin,
       lastSeenAt: now,
-      expiresAt: sessionPolicy.expiresAt(lifetime, now),
-      authenticatedAt: now,
+      expiresAt: sessionPolicy.expiresAt(origin, now),
       ip: client.ip,
       userAgent: [...client.userAgent].slice(0, USER_AGENT_MAX_LENGTH).join(''), // whole code points
     };
-    await sessions.insert(session, user, { keepAtMost: maxSessionsPerUser });
-    return { user, session, token: credentials.token };
+    const stored = await sessions.insert(session, user, { keepAtMost: maxSessionsPerUser });
+    return stored === 'inserted' ? { user, session, token: credentials.token } : null;
   }
 }

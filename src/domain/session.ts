@@ -17,6 +17,8 @@ export interface SessionRecord {
   authenticatedAt: number;
   ip: string;
   userAgent: string;
+  /** The user's credential epoch when the session was issued; an older one than the user's is dead. */
+  epoch: number;
 }
 
 export interface SessionTimeouts {

@@ -8,8 +8,14 @@ export interface User {
   createdAt: number;
 }
 
+/** An account as the credential checks read it. */
 export interface UserWithPassword extends User {
   passwordHash: string;
+  /**
+   * The credential epoch (DESIGN.md, "Credentials change"): bumped by every credential change.
+   * A login reads it with the password hash and its session is accepted only while it holds.
+   */
+  credentialEpoch: number;
 }
 
 export const EMAIL_MAX_LENGTH = 254;

@@ -6,7 +6,6 @@
 import cors from 'cors';
 import { Router, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
-import type { LatchMetrics } from '../adapters/metrics.js';
 import type { Config } from '../config.js';
 import type { AccountService } from '../domain/account-service.js';
 import type { AuthService } from '../domain/auth-service.js';
@@ -14,7 +13,7 @@ import type { RecoveryService } from '../domain/recovery-service.js';
 import type { Clock } from '../domain/ports.js';
 import { clientIpResolver } from './client-ip.js';
 import type { SessionCookie } from './cookies.js';
-import { errorHandler, sendError } from './errors.js';
+import { errorHandler, sendError, type ErrorObserver } from './errors.js';
 import { crossSiteProtection } from './middleware/cross-site.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { SessionMiddleware } from './middleware/session.js';
@@ -31,7 +30,8 @@ export interface ApiRouterDeps {
   guards: SessionMiddleware;
   clock: Clock;
   logger: Logger;
-  metrics: LatchMetrics;
+  /** Told of each dependency failure the router answers (503), e.g. to count it. */
+  errorObserver: ErrorObserver;
 }
 
 export function createApiRouter(deps: ApiRouterDeps): Router {
@@ -44,7 +44,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   accountRoutes(router, routeDeps);
   recoveryRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
-  router.use(errorHandler(deps.logger, { dependencyFailed: (dependency) => deps.metrics.dependencyErrors.inc({ dependency }) }));
+  router.use(errorHandler(deps.logger, deps.errorObserver));
   return router;
 }
 

@@ -13,7 +13,25 @@ export interface StoreFixture {
   store: SessionStore;
   /** Makes the user exist where the backend needs it (SQL foreign keys). */
   addUser(user: User): Promise<void>;
+  /**
+   * A credential change as the user repository makes it: the user's epoch moves on (in SQL,
+   * on the user's row; for Redis the record lives in SQL, so the fixture only counts). Returns
+   * the new epoch. The store learns it from `deleteByUser` or from a newer insert.
+   */
+  bumpEpoch(userId: string): Promise<number>;
+  /** Marks the user's address verified where the user's row lives (SQL); a no-op elsewhere. */
+  verifyUser(user: User): Promise<void>;
   close(): Promise<void>;
+}
+
+/** For stores whose user records live elsewhere: the epoch the source of truth would hand out. */
+export function epochCounter(): (userId: string) => Promise<number> {
+  const epochs = new Map<string, number>();
+  return async (userId) => {
+    const next = (epochs.get(userId) ?? 0) + 1;
+    epochs.set(userId, next);
+    return next;
+  };
 }
 
 const LIMITS = { keepAtMost: 50 };
@@ -56,6 +74,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
         authenticatedAt: now,
         ip: '203.0.113.7',
         userAgent: 'Mozilla/5.0 (X11; Linux x86_64) contract-test ✓',
+        epoch: 0,
         ...overrides,
       };
     }
@@ -63,7 +82,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
     it('finds an inserted session with its user, field for field', async () => {
       const user = await newUser();
       const session = newSession(user, { rememberMe: true });
-      await store.insert(session, user, LIMITS);
+      expect(await store.insert(session, user, LIMITS)).toBe('inserted');
       const found = await store.find(session.id);
       expect(found).not.toBeNull();
       expect(found!.session).toEqual(session);
@@ -130,12 +149,12 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       for (const s of [keep, ...doomed]) await store.insert(s, user, LIMITS);
       await store.insert(bystander, other, LIMITS);
 
-      expect(await store.deleteByUser(user.id, keep.id)).toBe(3);
+      expect(await store.deleteByUser(user.id, { epoch: 0, keepSessionId: keep.id })).toBe(3);
       for (const s of doomed) expect(await store.find(s.id)).toBeNull();
       expect(await store.find(keep.id)).not.toBeNull();
       expect(await store.find(bystander.id)).not.toBeNull();
 
-      expect(await store.deleteByUser(user.id)).toBe(1);
+      expect(await store.deleteByUser(user.id, { epoch: 0 })).toBe(1);
       expect(await store.find(keep.id)).toBeNull();
       expect(await store.listByUser(user.id, Date.now())).toEqual([]);
     });
@@ -146,7 +165,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       await Promise.all(before.map((s) => store.insert(s, user, LIMITS)));
       const racing = Array.from({ length: 20 }, () => newSession(user));
       const [revoked] = await Promise.all([
-        store.deleteByUser(user.id),
+        store.deleteByUser(user.id, { epoch: 0 }),
         ...racing.map((s) => store.insert(s, user, LIMITS)),
       ]);
       expect(revoked).toBeGreaterThanOrEqual(20);
@@ -154,6 +173,79 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       // Racing logins either ended with the revoke or are listed: nothing is half-indexed.
       const listed = new Set((await store.listByUser(user.id, Date.now())).map((s) => s.id));
       for (const s of racing) expect(listed.has(s.id)).toBe((await store.find(s.id)) !== null);
+    });
+
+    it('refuses a session issued under an older credential epoch, and stores nothing of it', async () => {
+      const user = await newUser();
+      const epoch = await fixture.bumpEpoch(user.id);
+      await store.deleteByUser(user.id, { epoch });
+      const late = newSession(user, { epoch: epoch - 1 });
+      expect(await store.insert(late, user, LIMITS)).toBe('stale');
+      expect(await store.find(late.id)).toBeNull();
+      expect(await store.listByUser(user.id, Date.now())).toEqual([]);
+      const current = newSession(user, { epoch });
+      expect(await store.insert(current, user, LIMITS)).toBe('inserted');
+      expect((await store.find(current.id))?.session.epoch).toBe(epoch);
+    });
+
+    it('ends the sessions of an older epoch once a newer one is inserted (the change itself may not have reached the store)', async () => {
+      const user = await newUser();
+      const old = [newSession(user), newSession(user)];
+      for (const s of old) await store.insert(s, user, LIMITS);
+      const epoch = await fixture.bumpEpoch(user.id);
+      const successor = newSession(user, { epoch });
+      expect(await store.insert(successor, user, LIMITS)).toBe('inserted');
+      for (const s of old) expect(await store.find(s.id)).toBeNull();
+      expect((await store.listByUser(user.id, Date.now())).map((s) => s.id)).toEqual([successor.id]);
+    });
+
+    it('lets no login that read the old epoch land after a credential change, under 30 parallel inserts', async () => {
+      const user = await newUser();
+      const survivor = newSession(user);
+      await store.insert(survivor, user, LIMITS);
+      const inFlight = Array.from({ length: 30 }, () => newSession(user)); // all read epoch 0
+      const epoch = await fixture.bumpEpoch(user.id);
+      const outcomes = await Promise.all([
+        store.deleteByUser(user.id, { epoch }),
+        ...inFlight.map((s) => store.insert(s, user, LIMITS)),
+      ]);
+      expect(outcomes.slice(1).every((o) => o === 'inserted' || o === 'stale')).toBe(true);
+      for (const s of [survivor, ...inFlight]) expect(await store.find(s.id)).toBeNull();
+      expect(await store.listByUser(user.id, Date.now())).toEqual([]);
+    });
+
+    it("refreshUser makes find answer the user's new public fields", async () => {
+      const user = await newUser();
+      const session = newSession(user);
+      await store.insert(session, user, LIMITS);
+      await fixture.verifyUser(user);
+      await store.refreshUser({ ...user, emailVerified: true });
+      expect((await store.find(session.id))?.user.emailVerified).toBe(true);
+    });
+
+    it('recordReauthentication moves authenticatedAt of that session only, and never creates one', async () => {
+      const user = await newUser();
+      const a = newSession(user);
+      const b = newSession(user);
+      await store.insert(a, user, LIMITS);
+      await store.insert(b, user, LIMITS);
+      await store.recordReauthentication(a.id, a.authenticatedAt + 7_000);
+      expect((await store.find(a.id))?.session.authenticatedAt).toBe(a.authenticatedAt + 7_000);
+      expect((await store.find(b.id))?.session.authenticatedAt).toBe(b.authenticatedAt);
+      const ghost = newSession(user);
+      await store.recordReauthentication(ghost.id, Date.now());
+      expect(await store.find(ghost.id)).toBeNull();
+    });
+
+    it('keeps at most `keepAtMost` sessions per user, ending the least recently used', async () => {
+      const user = await newUser();
+      const now = Date.now();
+      const sessions = [5, 1, 4, 2, 3].map((age) => newSession(user, { lastSeenAt: now - age * 60_000 }));
+      for (const s of sessions) await store.insert(s, user, { keepAtMost: 3 });
+      const kept = (await store.listByUser(user.id, Date.now())).map((s) => s.id);
+      // Ages 1, 2, 3 minutes are the three most recently used; 4 and 5 ended.
+      expect(kept).toEqual([sessions[1]!.id, sessions[3]!.id, sessions[4]!.id]);
+      expect(await store.find(sessions[0]!.id)).toBeNull();
     });
 
     it('answers ping', async () => {

@@ -13,10 +13,18 @@ async function sqlFixture(url: string, cleanup: () => Promise<void>): Promise<St
   await migrateToLatest(database.db, database.dialect);
   const users = new SqlUserRepository(database.db);
   return {
-    store: new SqlSessionStore(database.db),
+    store: new SqlSessionStore(database.db, database.dialect),
     async addUser(user) {
-      const created = await users.create({ ...user, passwordHash: 'not-a-real-hash' });
+      const created = await users.create({ ...user, passwordHash: 'not-a-real-hash', credentialEpoch: 0 });
       if (!created.ok) throw new Error('fixture user exists');
+    },
+    async bumpEpoch(userId) {
+      const changed = await users.changeCredentials(userId, {});
+      if (!changed.ok) throw new Error(`fixture epoch bump failed: ${changed.reason}`);
+      return changed.epoch;
+    },
+    async verifyUser(user) {
+      await users.markEmailVerified(user.id, user.email);
     },
     async close() {
       await database.close();

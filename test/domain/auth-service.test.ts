@@ -58,6 +58,7 @@ beforeEach(() => {
       ip: new InMemoryRateLimiter(100, DAY, clock),
       account: new InMemoryRateLimiter(30, 5 * MINUTE, clock),
       knownIp: new InMemoryRateLimiter(1, 30 * DAY, clock),
+      consecutive: new InMemoryRateLimiter(100, DAY, clock),
     }),
     registrationLimit: new InMemoryRateLimiter(1000, HOUR, clock),
     events,

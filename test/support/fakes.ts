@@ -7,6 +7,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type {
   Clock,
   CreateUserResult,
+  CredentialChangeResult,
+  CredentialUpdate,
   PasswordHasher,
   Random,
   RateLimiter,
@@ -71,13 +73,18 @@ export class InMemoryUserRepository implements UserRepository {
     return publicUser(user);
   }
 
-  async changeEmail(userId: string, newEmail: string) {
+  async changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
     const user = this.byId.get(userId);
-    if (!user) return { ok: false, reason: 'not_found' } as const;
-    for (const other of this.byId.values()) if (other.email === newEmail && other.id !== userId) return { ok: false, reason: 'email_taken' } as const;
-    user.email = newEmail;
-    user.emailVerified = true;
-    return { ok: true, user: publicUser(user) } as const;
+    if (!user) return { ok: false, reason: 'not_found' };
+    if (ifEpoch !== undefined && user.credentialEpoch !== ifEpoch) return { ok: false, reason: 'stale' };
+    if (update.email !== undefined) {
+      for (const other of this.byId.values()) if (other.email === update.email && other.id !== userId) return { ok: false, reason: 'email_taken' };
+      user.email = update.email;
+      user.emailVerified = true;
+    }
+    if (update.passwordHash !== undefined) user.passwordHash = update.passwordHash;
+    user.credentialEpoch += 1;
+    return { ok: true, user: publicUser(user), epoch: user.credentialEpoch };
   }
 
   async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
@@ -104,23 +111,36 @@ type StoreMethod = 'insert' | 'find' | 'touch' | 'recordReauthentication' | 'del
  * Sessions as `SqlSessionStore` keeps them: `find` joins the current user (and answers null
  * once the user is gone, as the inner join and the cascade do) and may return expired records;
  * `touch` on a missing id is a no-op; `listByUser` hides expired ones, most recently used first.
+ * Credential epochs: with `users`, the user's own (like SQL); without, one kept here and raised
+ * by `deleteByUser` and by newer inserts (like Redis).
  */
 export class InMemorySessionStore implements SessionStore {
   private readonly sessions = new Map<string, SessionRecord>();
   private readonly insertedUsers = new Map<string, User>();
+  private readonly epochs = new Map<string, number>();
   readonly calls: Record<StoreMethod, number> = { insert: 0, find: 0, touch: 0, recordReauthentication: 0, delete: 0, listByUser: 0, deleteByUser: 0 };
 
   /** With `users`, sessions resolve their user from it like the SQL join does. */
   constructor(private readonly users?: UserRepository) {}
 
-  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void> {
+  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<'inserted' | 'stale'> {
     this.calls.insert++;
     if (this.sessions.has(session.id)) throw new Error(`duplicate session id ${session.id}`);
-    if (this.users && !(await this.users.findById(session.userId))) throw new Error('foreign key: no such user');
+    const current = await this.epochOf(session.userId);
+    if (current === null || session.epoch < current) return 'stale';
+    if (!this.users) this.epochs.set(session.userId, session.epoch);
     this.sessions.set(session.id, copy(session));
     this.insertedUsers.set(user.id, publicUser(user));
     const mine = [...this.sessions.values()].filter((s) => s.userId === user.id).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
     for (const evicted of mine.slice(limits.keepAtMost)) this.sessions.delete(evicted.id);
+    return 'inserted';
+  }
+
+  /** The user's current epoch, or null when the user is gone. */
+  private async epochOf(userId: string): Promise<number | null> {
+    if (!this.users) return this.epochs.get(userId) ?? 0;
+    const user = await this.users.findById(userId);
+    return user ? user.credentialEpoch : null;
   }
 
   async refreshUser(user: User): Promise<void> {
@@ -139,6 +159,7 @@ export class InMemorySessionStore implements SessionStore {
     if (!session) return null;
     const user = this.users ? await this.users.findById(session.userId) : this.insertedUsers.get(session.userId);
     if (!user) return null;
+    if (session.epoch < ((await this.epochOf(session.userId)) ?? Infinity)) return null;
     return { session: copy(session), user: publicUser(user) };
   }
 
@@ -155,14 +176,16 @@ export class InMemorySessionStore implements SessionStore {
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     this.calls.listByUser++;
+    const epoch = (await this.epochOf(userId)) ?? Infinity;
     return [...this.sessions.values()]
-      .filter((s) => s.userId === userId && s.expiresAt > now)
+      .filter((s) => s.userId === userId && s.expiresAt > now && s.epoch >= epoch)
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
       .map(copy);
   }
 
-  async deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
+  async deleteByUser(userId: string, { epoch, keepSessionId }: { epoch: number; keepSessionId?: string }): Promise<number> {
     this.calls.deleteByUser++;
+    if (!this.users) this.epochs.set(userId, Math.max(epoch, this.epochs.get(userId) ?? 0));
     let count = 0;
     for (const [id, s] of this.sessions) {
       if (s.userId === userId && id !== keepSessionId) {

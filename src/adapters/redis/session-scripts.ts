@@ -1,7 +1,7 @@
 /**
  * Lua scripts for the Redis session store. Each runs atomically, which is what keeps the
  * per-user index exact under concurrency: a login racing a "revoke all" lands wholly before
- * it (and is revoked) or wholly after it (and was issued after).
+ * it (and is revoked) or wholly after it (and was issued after, or refused by the epoch).
  *
  * Key layout. Every key of a user shares one hash tag, so a Redis Cluster keeps them in one
  * slot; scripts derive key names from <base> = "<prefix>{<tag>}" and so never leave the slot
@@ -10,57 +10,85 @@
  *   <base>:u:<uidHex>     string  the user's public fields (a JSON array), so `find` is one round trip
  *   <base>:i:<uidHex>     zset    the user's session ids, scored by expiry in whole seconds
  *                                 (rounded up: small integers pack tighter than milliseconds)
+ *   <base>:e:<uidHex>     string  the user's credential epoch (DESIGN.md, "Credentials change");
+ *                                 absent means 0. A session of an older epoch is dead, and
+ *                                 one cannot be inserted.
  *   <base>:g:<uaRefHex>   string  a user agent, shared by the sessions (of any user in the slot)
  *                                 that send the same one
  *
- * A session is 59 bytes plus the IP, packed with Lua's struct (big-endian):
+ * A session (format 2) is 62 bytes plus the IP, packed with Lua's struct (big-endian):
  *   1 version | 16 user id | 16 digest of the secret | 6 createdAt ms | 6 lastSeenAt ms |
- *   6 authenticatedAt ms | 1 flags (1 = remember me) | 6 user-agent reference | IP (text)
+ *   6 authenticatedAt ms | 1 flags (1 = remember me) | 6 user-agent reference | 4 epoch | IP
  * so the hot read is one small GET and sliding renewal is a 6-byte SETRANGE. Storing the user
  * agent once instead of in every session is what keeps a session near 300 bytes in Redis.
+ * Format 1 (no epoch; IP at byte 59) is still read, as epoch 0.
+ *
+ * Clocks: every decision that compares "now" with a stored expiry inside Redis (pruning the
+ * index) uses Redis' own TIME, never the calling instance's clock: instances with skewed
+ * clocks must not drop a live session from the index (it would then survive a revoke-all).
  */
 import { lua } from './connection.js';
 
 const common = `
+-- Byte positions in a packed session (1-based, as Lua's string functions count them).
+local UID, DIGEST, TIMES, LAST_SEEN, AUTHENTICATED, UA_REF, EPOCH = 2, 18, 34, 40, 46, 53, 59
+local FORMAT = 2
+local function isFormat1(v) return v:byte(1) == 1 end
+local function ipOf(v) if isFormat1(v) then return v:sub(59) end return v:sub(63) end
+local function epochOf(v) if isFormat1(v) then return 0 end return (struct.unpack('>I4', v, EPOCH)) end
 local function hex2bin(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end
 -- One string.format over all bytes: far cheaper than a gsub callback per byte (hot path).
 local function bin2hex(b) return string.format(string.rep('%02x', #b), string.byte(b, 1, -1)) end
+local function redisNow()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
 local function extend(key, at)
   local current = redis.call('PEXPIRETIME', key)
   if current < 0 or current < at then redis.call('PEXPIREAT', key, at) end
 end
-local function uidOf(v) return bin2hex(v:sub(2, 17)) end
-local function uaKeyOf(base, v) return base .. ':g:' .. bin2hex(v:sub(53, 58)) end
+local function uidOf(v) return bin2hex(v:sub(UID, UID + 15)) end
+local function uaKeyOf(base, v) return base .. ':g:' .. bin2hex(v:sub(UA_REF, UA_REF + 5)) end
+local function epochKeyOf(base, uid) return base .. ':e:' .. uid end
+local function userEpoch(base, uid) return tonumber(redis.call('GET', epochKeyOf(base, uid)) or '0') end
 local function indexScore(ms) return math.ceil(ms / 1000) end
 -- An entry scored s expires at or before s*1000 ms: it is surely over once s*1000 <= now.
-local function pruneIndex(key, now) redis.call('ZREMRANGEBYSCORE', key, '-inf', math.floor(now / 1000)) end
-local function lastSeenOf(v) return (struct.unpack('>I6', v, 40)) end
+local function pruneIndex(key) redis.call('ZREMRANGEBYSCORE', key, '-inf', math.floor(redisNow() / 1000)) end
+local function lastSeenOf(v) return (struct.unpack('>I6', v, LAST_SEEN)) end
 local function decode(base, key, v)
-  local createdAt, lastSeenAt, authenticatedAt, flags = struct.unpack('>I6I6I6B', v, 34)
+  local createdAt, lastSeenAt, authenticatedAt, flags = struct.unpack('>I6I6I6B', v, TIMES)
   local userAgent = redis.call('GET', uaKeyOf(base, v)) or ''
-  return { uidOf(v), bin2hex(v:sub(18, 33)), createdAt, lastSeenAt, authenticatedAt, flags,
-           redis.call('PEXPIRETIME', key), v:sub(59), userAgent }
+  return { uidOf(v), bin2hex(v:sub(DIGEST, DIGEST + 15)), createdAt, lastSeenAt, authenticatedAt, flags,
+           redis.call('PEXPIRETIME', key), ipOf(v), userAgent, epochOf(v) }
 end
 `;
 
 /**
- * KEYS[1]=session; ARGV: base, sessionId, uidHex, userJson, expiresAt, now, keepAtMost,
- * secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, uaRefHex, ip, userAgent.
- * Past `keepAtMost` live sessions, the least recently used ones end.
+ * KEYS[1]=session; ARGV: base, sessionId, uidHex, userJson, expiresAt, keepAtMost,
+ * secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, uaRefHex, ip, userAgent, epoch.
+ * Returns 0 (nothing stored) when the user's epoch is past the session's. Past `keepAtMost`
+ * live sessions, the least recently used ones end.
  */
 export const insertSession = lua(`${common}
 local base, sid, uid, user = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local expiresAt, now, keepAtMost = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local value = struct.pack('>B', 1) .. hex2bin(uid) .. hex2bin(ARGV[8])
-  .. struct.pack('>I6I6I6B', tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]), tonumber(ARGV[12]))
-  .. hex2bin(ARGV[13]) .. ARGV[14]
+local expiresAt, keepAtMost, epoch = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[15])
+local epochKey = epochKeyOf(base, uid)
+local current = userEpoch(base, uid)
+if epoch < current then return 0 end
+-- A session of a newer epoch than Redis knows (the change's own revoke has not run yet, or
+-- failed): record it, so sessions of the older epoch die now.
+if epoch > current then redis.call('SET', epochKey, epoch, 'KEEPTTL') end
+extend(epochKey, expiresAt)
+local value = struct.pack('>B', FORMAT) .. hex2bin(uid) .. hex2bin(ARGV[7])
+  .. struct.pack('>I6I6I6B', tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]))
+  .. hex2bin(ARGV[12]) .. struct.pack('>I4', epoch) .. ARGV[13]
 redis.call('SET', KEYS[1], value, 'PXAT', expiresAt)
-local userKey, indexKey, uaKey = base .. ':u:' .. uid, base .. ':i:' .. uid, base .. ':g:' .. ARGV[13]
+local userKey, indexKey, uaKey = base .. ':u:' .. uid, base .. ':i:' .. uid, base .. ':g:' .. ARGV[12]
 redis.call('SET', userKey, user, 'KEEPTTL')
 extend(userKey, expiresAt)
-redis.call('SET', uaKey, ARGV[15], 'KEEPTTL')
+redis.call('SET', uaKey, ARGV[14], 'KEEPTTL')
 extend(uaKey, expiresAt)
-pruneIndex(indexKey, now)
+pruneIndex(indexKey)
 redis.call('ZADD', indexKey, indexScore(expiresAt), sid)
 extend(indexKey, expiresAt)
 if redis.call('ZCARD', indexKey) > keepAtMost then
@@ -78,24 +106,30 @@ end
 return 1
 `);
 
-/** KEYS[1]=session; ARGV: base. Returns {sessionFields, userJson} or nil. */
+/** KEYS[1]=session; ARGV: base. Returns {sessionFields, userJson}, or nil (none, or of an older epoch). */
 export const findSession = lua(`${common}
 local v = redis.call('GET', KEYS[1])
 if not v then return false end
-local user = redis.call('GET', ARGV[1] .. ':u:' .. uidOf(v))
+local uid = uidOf(v)
+if epochOf(v) < userEpoch(ARGV[1], uid) then return false end
+local user = redis.call('GET', ARGV[1] .. ':u:' .. uid)
 if not user then return false end
 return { decode(ARGV[1], KEYS[1], v), user }
 `);
 
-/** KEYS[1]=session; ARGV: base, sessionId, lastSeenAt, expiresAt. Never recreates a session. */
+/**
+ * KEYS[1]=session; ARGV: base, sessionId, lastSeenAt, expiresAt. Never recreates a session.
+ * The index entry is (re)added, not only updated: an entry pruned early must come back while
+ * the session lives, or a revoke-all, which walks the index, would miss it.
+ */
 export const touchSession = lua(`${common}
-local v = redis.call('GETRANGE', KEYS[1], 0, 57)
+local v = redis.call('GETRANGE', KEYS[1], 0, EPOCH - 2)
 if v == '' then return 0 end
 local expiresAt = tonumber(ARGV[4])
-redis.call('SETRANGE', KEYS[1], 39, struct.pack('>I6', tonumber(ARGV[3])))
+redis.call('SETRANGE', KEYS[1], LAST_SEEN - 1, struct.pack('>I6', tonumber(ARGV[3])))
 redis.call('PEXPIREAT', KEYS[1], expiresAt)
 local uid = uidOf(v)
-redis.call('ZADD', ARGV[1] .. ':i:' .. uid, 'XX', indexScore(expiresAt), ARGV[2])
+redis.call('ZADD', ARGV[1] .. ':i:' .. uid, indexScore(expiresAt), ARGV[2])
 extend(ARGV[1] .. ':i:' .. uid, expiresAt)
 extend(ARGV[1] .. ':u:' .. uid, expiresAt)
 extend(uaKeyOf(ARGV[1], v), expiresAt)
@@ -103,32 +137,37 @@ return 1
 `);
 
 /** KEYS[1]=session; ARGV: authenticatedAt. Only an existing session is updated. */
-export const recordReauthentication = lua(`
+export const recordReauthentication = lua(`${common}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('SETRANGE', KEYS[1], 45, struct.pack('>I6', tonumber(ARGV[1])))
+redis.call('SETRANGE', KEYS[1], AUTHENTICATED - 1, struct.pack('>I6', tonumber(ARGV[1])))
 return 1
 `);
 
 /** KEYS[1]=session; ARGV: base, sessionId. */
 export const deleteSession = lua(`${common}
-local v = redis.call('GETRANGE', KEYS[1], 0, 16)
+local v = redis.call('GETRANGE', KEYS[1], 0, DIGEST - 2)
 if v == '' then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[1] .. ':i:' .. uidOf(v), ARGV[2])
 return 1
 `);
 
-/** KEYS[1]=index; ARGV: base, now. Prunes expired ids; returns {sessionId, fields} pairs. */
+/**
+ * KEYS[1]=index; ARGV: base, uidHex. Prunes expired ids and removes sessions of an older
+ * epoch; returns {sessionId, fields} pairs.
+ */
 export const listSessions = lua(`${common}
-pruneIndex(KEYS[1], tonumber(ARGV[2]))
+pruneIndex(KEYS[1])
+local epoch = userEpoch(ARGV[1], ARGV[2])
 local out = {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. ':s:' .. sid
   local v = redis.call('GET', key)
-  if v then
+  if v and epochOf(v) >= epoch then
     out[#out + 1] = sid
     out[#out + 1] = decode(ARGV[1], key, v)
   else
+    if v then redis.call('DEL', key) end
     redis.call('ZREM', KEYS[1], sid)
   end
 end
@@ -136,17 +175,24 @@ return out
 `);
 
 /**
- * KEYS[1]=index; ARGV: base, uidHex, keepSessionId ("" for none). Returns how many sessions
- * ended. Without a session to keep, the user's cached public fields go too.
+ * KEYS[1]=index; ARGV: base, uidHex, keepSessionId ("" for none), epoch. Raises the user's
+ * epoch to `epoch` (a login still in flight with an older one is then refused at insert),
+ * ends every other session; returns how many ended. Without a session to keep, the user's
+ * cached public fields go too.
  */
-export const deleteUserSessions = lua(`
+export const deleteUserSessions = lua(`${common}
+local base, uid, keep, epoch = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local epochKey = epochKeyOf(base, uid)
+if epoch > userEpoch(base, uid) then redis.call('SET', epochKey, epoch, 'KEEPTTL') end
+-- Kept while a session might still carry an older epoch, and a day for logins in flight.
+extend(epochKey, math.max(redisNow() + 86400000, redis.call('PEXPIRETIME', KEYS[1])))
 local ended = 0
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if sid ~= ARGV[3] then
-    ended = ended + redis.call('DEL', ARGV[1] .. ':s:' .. sid)
+  if sid ~= keep then
+    ended = ended + redis.call('DEL', base .. ':s:' .. sid)
     redis.call('ZREM', KEYS[1], sid)
   end
 end
-if ARGV[3] == '' then redis.call('DEL', ARGV[1] .. ':u:' .. ARGV[2]) end
+if keep == '' then redis.call('DEL', base .. ':u:' .. uid) end
 return ended
 `);

@@ -11,8 +11,8 @@ import type { User } from '../../domain/user.js';
 import type { RedisConnection } from './connection.js';
 import * as scripts from './session-scripts.js';
 
-/** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent] */
-type PackedFields = [string, string, number, number, number, number, number, string, string];
+/** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch] */
+type PackedFields = [string, string, number, number, number, number, number, string, string, number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REMEMBER_ME = 1;
@@ -20,14 +20,13 @@ const REMEMBER_ME = 1;
 export class RedisSessionStore implements SessionStore {
   constructor(
     private readonly redis: RedisConnection,
-    private readonly clock: { now(): number },
     /** Namespaces every key, so several Latch deployments (or test runs) can share a Redis. */
     private readonly prefix = 'latch:',
   ) {}
 
-  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<void> {
+  async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<'inserted' | 'stale'> {
     const base = this.baseOfSession(session.id);
-    await this.redis.script(
+    const stored = await this.redis.script<number>(
       scripts.insertSession,
       [`${base}:s:${session.id}`],
       [
@@ -36,7 +35,6 @@ export class RedisSessionStore implements SessionStore {
         uidHex(session.userId),
         encodeUser(user),
         String(session.expiresAt),
-        String(this.clock.now()),
         String(limits.keepAtMost),
         session.secretHash.toString('hex'),
         String(session.createdAt),
@@ -46,8 +44,10 @@ export class RedisSessionStore implements SessionStore {
         userAgentRef(session.userAgent),
         session.ip,
         session.userAgent,
+        String(session.epoch),
       ],
     );
+    return stored === 1 ? 'inserted' : 'stale';
   }
 
   async find(sessionId: string): Promise<SessionWithUser | null> {
@@ -81,11 +81,8 @@ export class RedisSessionStore implements SessionStore {
 
   async listByUser(userId: string, now: number): Promise<SessionRecord[]> {
     const base = this.baseOfUser(userId);
-    const reply = await this.redis.script<Array<string | PackedFields>>(
-      scripts.listSessions,
-      [`${base}:i:${uidHex(userId)}`],
-      [base, String(now)],
-    );
+    const uid = uidHex(userId);
+    const reply = await this.redis.script<Array<string | PackedFields>>(scripts.listSessions, [`${base}:i:${uid}`], [base, uid]);
     const sessions: SessionRecord[] = [];
     for (let i = 0; i < reply.length; i += 2) sessions.push(decodeSession(reply[i] as string, reply[i + 1] as PackedFields));
     return sessions
@@ -93,10 +90,15 @@ export class RedisSessionStore implements SessionStore {
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt);
   }
 
-  async deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
+  async deleteByUser(userId: string, options: { epoch: number; keepSessionId?: string }): Promise<number> {
     const base = this.baseOfUser(userId);
     const uid = uidHex(userId);
-    return this.redis.script<number>(scripts.deleteUserSessions, [`${base}:i:${uid}`], [base, uid, keepSessionId ?? '']);
+    return this.redis.script<number>(scripts.deleteUserSessions, [`${base}:i:${uid}`], [
+      base,
+      uid,
+      options.keepSessionId ?? '',
+      String(options.epoch),
+    ]);
   }
 
   ping(): Promise<void> {
@@ -138,7 +140,7 @@ function decodeUser(json: string): User {
 }
 
 function decodeSession(id: string, f: PackedFields): SessionRecord {
-  const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent] = f;
+  const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch] = f;
   return {
     id,
     userId: uuidOf(uid),
@@ -150,5 +152,6 @@ function decodeSession(id: string, f: PackedFields): SessionRecord {
     authenticatedAt: Number(authenticatedAt),
     ip,
     userAgent,
+    epoch: Number(epoch),
   };
 }

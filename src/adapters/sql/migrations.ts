@@ -84,6 +84,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('one_time_tokens_user').on('one_time_tokens').columns(['user_id', 'purpose']).execute();
       },
     },
+    // The credential epoch (DESIGN.md, "Credentials change"): bumped by every credential change;
+    // a session or mailed token carries the epoch it was issued under and dies when it moves on.
+    '0005_credential_epoch': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('users').addColumn('credential_epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('sessions').addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('one_time_tokens').addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+      },
+    },
   };
 }
 

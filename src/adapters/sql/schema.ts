@@ -8,6 +8,7 @@ export interface UsersTable {
   password_hash: string;
   email_verified: number;
   created_at: number;
+  credential_epoch: Generated<number>;
 }
 
 export interface SessionsTable {
@@ -21,6 +22,7 @@ export interface SessionsTable {
   authenticated_at: number;
   ip: string;
   user_agent: string;
+  epoch: number;
 }
 
 export interface MigrationsTable {
@@ -45,6 +47,7 @@ export interface OneTimeTokensTable {
   purpose: string;
   email: string;
   expires_at: number;
+  epoch: number;
 }
 
 export interface Database {

@@ -6,17 +6,33 @@ import type { Kysely, Selectable } from 'kysely';
 import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
 import type { SessionRecord } from '../../domain/session.js';
 import type { User } from '../../domain/user.js';
-import type { Database, SessionsTable } from './schema.js';
-import { guarded } from './errors.js';
+import type { Database, Dialect, SessionsTable } from './schema.js';
+import { guarded, isForeignKeyViolation } from './errors.js';
 import { toUser } from './user-repository.js';
 
 export class SqlSessionStore implements SessionStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
-  insert(session: SessionRecord, _user: User, limits: { keepAtMost: number }): Promise<void> {
+  insert(session: SessionRecord, _user: User, limits: { keepAtMost: number }): Promise<'inserted' | 'stale'> {
     return guarded(() =>
       this.db.transaction().execute(async (tx) => {
-        await tx.insertInto('sessions').values(toRow(session)).execute();
+        // The epoch check and the insert are one transaction. On PostgreSQL the user's row is
+        // share-locked, so a concurrent credential change (an UPDATE of that row) either lands
+        // before (and this insert sees its epoch) or waits for this insert and ends it after.
+        // SQLite runs one write transaction at a time.
+        const epochOf = tx.selectFrom('users').select('credential_epoch').where('id', '=', session.userId);
+        const owner = await (this.dialect === 'postgres' ? epochOf.forShare() : epochOf).executeTakeFirst();
+        if (!owner || Number(owner.credential_epoch) !== session.epoch) return 'stale' as const;
+        try {
+          await tx.insertInto('sessions').values(toRow(session)).execute();
+        } catch (error) {
+          // The account was deleted between the check and the insert (SQLite only reaches here).
+          if (isForeignKeyViolation(error)) return 'stale' as const;
+          throw error;
+        }
         // Keep the `keepAtMost` most recently used live sessions; the rest (and any expired
         // leftovers of this user) end with this login.
         await tx
@@ -33,6 +49,7 @@ export class SqlSessionStore implements SessionStore {
               .limit(limits.keepAtMost),
           )
           .execute();
+        return 'inserted' as const;
       }),
     );
   }
@@ -54,6 +71,8 @@ export class SqlSessionStore implements SessionStore {
         .selectAll('sessions')
         .select(['users.email', 'users.name', 'users.email_verified', 'users.created_at as user_created_at'])
         .where('sessions.id', '=', sessionId)
+        // A session of an older credential epoch is dead, even if a late insert left its row.
+        .whereRef('sessions.epoch', '=', 'users.credential_epoch')
         .executeTakeFirst();
       if (!row) return null;
       const user = toUser({ ...row, id: row.user_id, created_at: row.user_created_at });
@@ -82,17 +101,20 @@ export class SqlSessionStore implements SessionStore {
     return guarded(async () => {
       const rows = await this.db
         .selectFrom('sessions')
-        .selectAll()
-        .where('user_id', '=', userId)
-        .where('expires_at', '>', now)
-        .orderBy('last_seen_at', 'desc')
-        .orderBy('created_at', 'desc')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .selectAll('sessions')
+        .where('sessions.user_id', '=', userId)
+        .where('sessions.expires_at', '>', now)
+        .whereRef('sessions.epoch', '=', 'users.credential_epoch')
+        .orderBy('sessions.last_seen_at', 'desc')
+        .orderBy('sessions.created_at', 'desc')
         .execute();
       return rows.map(toSession);
     });
   }
 
-  deleteByUser(userId: string, keepSessionId?: string): Promise<number> {
+  /** The epoch itself lives on the user's row (bumped by `UserRepository.changeCredentials`). */
+  deleteByUser(userId: string, { keepSessionId }: { epoch: number; keepSessionId?: string }): Promise<number> {
     return guarded(async () => {
       let query = this.db.deleteFrom('sessions').where('user_id', '=', userId);
       if (keepSessionId !== undefined) query = query.where('id', '!=', keepSessionId);
@@ -126,6 +148,7 @@ function toRow(session: SessionRecord) {
     authenticated_at: session.authenticatedAt,
     ip: session.ip,
     user_agent: session.userAgent,
+    epoch: session.epoch,
   };
 }
 
@@ -141,5 +164,6 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     authenticatedAt: Number(row.authenticated_at),
     ip: row.ip,
     userAgent: row.user_agent,
+    epoch: Number(row.epoch),
   };
 }

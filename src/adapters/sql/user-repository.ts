@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { CreateUserResult, UserRepository } from '../../domain/ports.js';
+import type { CreateUserResult, CredentialChangeResult, CredentialUpdate, UserRepository } from '../../domain/ports.js';
 import type { User, UserWithPassword } from '../../domain/user.js';
 import type { Database, UsersTable } from './schema.js';
 import { guarded, isUniqueViolation } from './errors.js';
@@ -34,14 +34,14 @@ export class SqlUserRepository implements UserRepository {
   findByEmail(email: string): Promise<UserWithPassword | null> {
     return guarded(async () => {
       const row = await this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
-      return row ? { ...toUser(row), passwordHash: row.password_hash } : null;
+      return row ? withPassword(row) : null;
     });
   }
 
   findById(id: string): Promise<UserWithPassword | null> {
     return guarded(async () => {
       const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
-      return row ? { ...toUser(row), passwordHash: row.password_hash } : null;
+      return row ? withPassword(row) : null;
     });
   }
 
@@ -67,23 +67,39 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
-  changeEmail(userId: string, newEmail: string): Promise<CreateUserResult | { ok: false; reason: 'not_found' }> {
+  changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
     return guarded(async () => {
+      // One UPDATE writes the new credential and bumps the epoch: nothing can observe one
+      // without the other.
+      let query = this.db
+        .updateTable('users')
+        .set((eb) => ({
+          credential_epoch: eb('credential_epoch', '+', 1),
+          ...(update.passwordHash === undefined ? {} : { password_hash: update.passwordHash }),
+          ...(update.email === undefined ? {} : { email: update.email, email_verified: 1 }),
+        }))
+        .where('id', '=', userId);
+      if (ifEpoch !== undefined) query = query.where('credential_epoch', '=', ifEpoch);
+      let row: Selectable<UsersTable> | undefined;
       try {
-        const result = await this.db.updateTable('users').set({ email: newEmail, email_verified: 1 }).where('id', '=', userId).executeTakeFirst();
-        if (Number(result.numUpdatedRows) === 0) return { ok: false, reason: 'not_found' } as const;
+        row = await query.returningAll().executeTakeFirst();
       } catch (error) {
         if (isUniqueViolation(error)) return { ok: false, reason: 'email_taken' } as const;
         throw error;
       }
-      const row = await this.db.selectFrom('users').selectAll().where('id', '=', userId).executeTakeFirstOrThrow();
-      return { ok: true, user: toUser(row) } as const;
+      if (row) return { ok: true, user: toUser(row), epoch: Number(row.credential_epoch) } as const;
+      const exists = await this.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
+      return { ok: false, reason: exists ? 'stale' : 'not_found' } as const;
     });
   }
 
   ping(): Promise<void> {
     return guarded(async () => void (await this.db.selectFrom('users').select('id').limit(1).execute()));
   }
+}
+
+function withPassword(row: Selectable<UsersTable>): UserWithPassword {
+  return { ...toUser(row), passwordHash: row.password_hash, credentialEpoch: Number(row.credential_epoch) };
 }
 
 export function toUser(row: Pick<Selectable<UsersTable>, 'id' | 'email' | 'name' | 'email_verified' | 'created_at'>): User {

@@ -2,11 +2,12 @@
  * Loads the session named by the cookie, once per request, and exposes it as `req.latch`.
  * `requireAuth` / `requireGuest` are the guards API.md calls "user" and "guest" routes.
  */
-import type { Request, RequestHandler, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from 'pino';
 import type { AuthService, Authenticated } from '../../domain/auth-service.js';
-import type { Clock } from '../../domain/ports.js';
 import { LatchError } from '../../domain/errors.js';
 import type { SessionCookie } from '../cookies.js';
+import { errorHandler, type ErrorObserver } from '../errors.js';
 
 declare module 'express-serve-static-core' {
   interface Request {
@@ -24,7 +25,19 @@ export interface SessionMiddleware {
   requireGuest: RequestHandler;
 }
 
-export function sessionMiddleware(auth: AuthService, cookie: SessionCookie, clock: Clock): SessionMiddleware {
+/**
+ * The guards answer their refusals and failures themselves, with Latch's one error mapping
+ * (http/errors.ts), instead of `next(error)`: mounted in a host app, `next(error)` would reach
+ * the host's error handler, whose default is an HTML 500 with a stack trace (THREATS.md
+ * item 12). `logger` and `errorObserver` are the ones the API router answers with.
+ */
+export function sessionMiddleware(
+  auth: AuthService,
+  cookie: SessionCookie,
+  { logger, errorObserver }: { logger: Logger; errorObserver?: ErrorObserver },
+): SessionMiddleware {
+  const answerError = errorHandler(logger, errorObserver);
+
   async function load(req: Marked, res: Response): Promise<void> {
     if (req[loaded]) return;
     req[loaded] = true;
@@ -37,21 +50,34 @@ export function sessionMiddleware(auth: AuthService, cookie: SessionCookie, cloc
     }
     req.latch = result;
     if (result.renewed && result.session.rememberMe) {
-      cookie.set(res, token, result.session.expiresAt, clock.now());
+      cookie.set(res, token, result.session.expiresAt);
     }
   }
 
-  const loadSession: RequestHandler = async (req, res, next) => {
-    await load(req, res);
-    next();
+  const refuse = (error: unknown, req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Cache-Control', 'no-store'); // an auth answer, also on a host app's route
+    answerError(error, req, res, next);
   };
-  const requireAuth: RequestHandler = async (req, res, next) => {
-    await load(req, res);
-    next(req.latch ? undefined : new LatchError('unauthorized', 'Authentication required'));
+
+  /** Loads the session, then lets the request through unless `refusal` names a reason. */
+  const guard =
+    (refusal: (req: Request) => LatchError | undefined): RequestHandler =>
+    async (req, res, next) => {
+      try {
+        await load(req, res);
+      } catch (error) {
+        return refuse(error, req, res, next); // the session store is down: 503, in Latch's shape
+      }
+      const refused = refusal(req);
+      if (refused) return refuse(refused, req, res, next);
+      next();
+    };
+
+  return {
+    loadSession: guard(() => undefined),
+    requireAuth: guard((req) => (req.latch ? undefined : new LatchError('unauthorized', 'Authentication required'))),
+    requireGuest: guard((req) =>
+      req.latch ? new LatchError('already_authenticated', 'Already signed in; log out first') : undefined,
+    ),
   };
-  const requireGuest: RequestHandler = async (req, res, next) => {
-    await load(req, res);
-    next(req.latch ? new LatchError('already_authenticated', 'Already signed in; log out first') : undefined);
-  };
-  return { loadSession, requireAuth, requireGuest };
 }

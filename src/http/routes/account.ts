@@ -5,7 +5,6 @@
 import type { Router } from 'express';
 import type { AccountService } from '../../domain/account-service.js';
 import { LatchError } from '../../domain/errors.js';
-import type { Clock } from '../../domain/ports.js';
 import type { SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
 import { changePasswordBody, eventsQuery, parseBody, passwordProofBody } from '../schemas.js';
@@ -18,14 +17,13 @@ export interface AccountRoutesDeps {
   account: AccountService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
-  clock: Clock;
   clientIp: ClientIp;
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
 
 /** Adds the routes to `router`; every one of them needs a signed-in user. */
-export function accountRoutes(router: Router, { account, cookie, guards, clock, clientIp }: AccountRoutesDeps): void {
+export function accountRoutes(router: Router, { account, cookie, guards, clientIp }: AccountRoutesDeps): void {
   const { requireAuth } = guards;
 
   router.get('/sessions', requireAuth, async (req, res) => {
@@ -44,7 +42,9 @@ export function accountRoutes(router: Router, { account, cookie, guards, clock, 
   });
 
   router.delete('/sessions', requireAuth, async (req, res) => {
-    sendJson(res, 200, { revoked: await account.revokeOtherSessions(req.latch!, clientInfo(req, clientIp)) });
+    const { count, issued } = await account.revokeOtherSessions(req.latch!, clientInfo(req, clientIp));
+    cookie.issue(res, issued); // this browser stays signed in, under a new id and secret
+    sendJson(res, 200, { revoked: count });
   });
 
   router.post('/reauth', requireAuth, async (req, res) => {
@@ -56,7 +56,7 @@ export function accountRoutes(router: Router, { account, cookie, guards, clock, 
   router.post('/password', requireAuth, async (req, res) => {
     const body = parseBody(changePasswordBody, req.body);
     const issued = await account.changePassword(req.latch!, body, clientInfo(req, clientIp));
-    cookie.issue(res, issued, clock.now());
+    cookie.issue(res, issued);
     sendJson(res, 200, { user: toPublicUser(issued.user) });
   });
 

@@ -1,8 +1,7 @@
 /** register, login, logout, me (API.md, "Endpoints"). Parse, call the domain, answer. */
-import type { Request, Response, Router } from 'express';
-import type { AuthService, ClientInfo, IssuedSession } from '../../domain/auth-service.js';
+import type { Request, Router } from 'express';
+import type { AuthService, ClientInfo } from '../../domain/auth-service.js';
 import type { ClientIp } from '../client-ip.js';
-import type { Clock } from '../../domain/ports.js';
 import type { SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
 import { loginBody, parseBody, registerBody } from '../schemas.js';
@@ -13,14 +12,11 @@ export interface AuthRoutesDeps {
   auth: AuthService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
-  clock: Clock;
   clientIp: ClientIp;
 }
 
 /** Adds the routes to `router`. */
-export function authRoutes(router: Router, { auth, cookie, guards, clock, clientIp }: AuthRoutesDeps): void {
-
-  const issue = (res: Response, issued: IssuedSession) => cookie.issue(res, issued, clock.now());
+export function authRoutes(router: Router, { auth, cookie, guards, clientIp }: AuthRoutesDeps): void {
 
   router.post('/register', guards.requireGuest, async (req, res) => {
     const body = parseBody(registerBody, req.body);
@@ -28,14 +24,14 @@ export function authRoutes(router: Router, { auth, cookie, guards, clock, client
     if (outcome.kind === 'verification_pending') {
       return sendJson(res, 202, { message: 'Check your email to finish creating your account' });
     }
-    issue(res, outcome.issued);
+    cookie.issue(res, outcome.issued);
     sendJson(res, 201, { user: toPublicUser(outcome.issued.user) });
   });
 
   router.post('/login', guards.requireGuest, async (req, res) => {
     const body = parseBody(loginBody, req.body);
     const issued = await auth.login(body, clientInfo(req, clientIp));
-    issue(res, issued);
+    cookie.issue(res, issued);
     sendJson(res, 200, { user: toPublicUser(issued.user) });
   });
 

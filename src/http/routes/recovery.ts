@@ -3,8 +3,6 @@
  * password, change the address. Every mail-sending route answers 202 whatever happened behind.
  */
 import type { Router } from 'express';
-import type { AccountService } from '../../domain/account-service.js';
-import type { Clock } from '../../domain/ports.js';
 import type { RecoveryService } from '../../domain/recovery-service.js';
 import type { ClientIp } from '../client-ip.js';
 import type { SessionCookie } from '../cookies.js';
@@ -16,24 +14,21 @@ import { clientInfo } from './auth.js';
 
 export interface RecoveryRoutesDeps {
   recovery: RecoveryService;
-  account: AccountService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
-  clock: Clock;
   clientIp: ClientIp;
 }
 
 const ACCEPTED = { message: 'Accepted: if this matches an account, an email is on its way' };
 
-export function recoveryRoutes(router: Router, { recovery, account, cookie, guards, clock, clientIp }: RecoveryRoutesDeps): void {
+export function recoveryRoutes(router: Router, { recovery, cookie, guards, clientIp }: RecoveryRoutesDeps): void {
   router.post('/email/verify', guards.loadSession, async (req, res) => {
     const { token } = parseBody(tokenBody, req.body);
     const client = clientInfo(req, clientIp);
-    const verified = await recovery.verifyEmail(token, client);
-    // A new address took effect: the browser that confirmed it gets a fresh session cookie.
-    if (verified.changedAddress && req.latch?.user.id === verified.user.id) {
-      cookie.issue(res, await account.rotateSession(req.latch, verified.user, client), clock.now());
-    }
+    const verified = await recovery.verifyEmail(token, client, req.latch);
+    // A new address took effect: every session ended, but the browser that confirmed it, when
+    // signed in to the account, has a new one for the same sign-in.
+    if (verified.issued) cookie.issue(res, verified.issued);
     sendJson(res, 200, { user: toPublicUser(verified.user) });
   });
 
@@ -44,7 +39,8 @@ export function recoveryRoutes(router: Router, { recovery, account, cookie, guar
 
   router.post('/password/forgot', async (req, res) => {
     const { email } = parseBody(emailBody, req.body);
-    await recovery.forgotPassword(email, clientInfo(req, clientIp));
+    // Answers before any lookup: the work runs after (see RecoveryService.forgotPassword).
+    recovery.forgotPassword(email, clientInfo(req, clientIp));
     sendJson(res, 202, ACCEPTED);
   });
 

@@ -1,0 +1,68 @@
+/**
+ * DESIGN.md, "Credentials change, everything derived from the old ones dies". One place runs
+ * every credential change (password changed or reset, address changed, sign-out everywhere;
+ * later: second factors, disable), so none of them can forget a derived secret:
+ *
+ * 1. The new credential is written and the user's credential epoch bumped in one statement.
+ *    Sessions and mailed tokens carry the epoch they were issued under and are refused once it
+ *    has moved on, at insert (a login that proved the old password while the change ran) and at
+ *    every read: this is what holds under races and across instances.
+ * 2. Mailed links (reset, verification, email change) are deleted: dead by the epoch already,
+ *    gone so nothing lingers.
+ * 3. The caller's own session, when there is one, is replaced by a new one (new id and secret,
+ *    same sign-in): no token lives across a credential change.
+ * 4. Every other session ends, and the session store learns the new epoch (Redis keeps its
+ *    own copy, beside the sessions it guards).
+ */
+import type { TokenStore } from './one-time-tokens.js';
+import type { CredentialUpdate, SessionStore, UserRepository } from './ports.js';
+import type { SessionRecord } from './session.js';
+import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import type { User } from './user.js';
+
+export interface CredentialChangeDeps {
+  users: UserRepository;
+  sessions: SessionStore;
+  tokens: Pick<TokenStore, 'revokeAll'>;
+  issuer: SessionIssuer;
+}
+
+export interface CredentialChangeOptions {
+  /** Only while the user's epoch is still this one (a mailed link issued under it). */
+  ifEpoch?: number;
+  /** The session that made the change, to be replaced rather than ended. */
+  current?: { session: SessionRecord; client: ClientInfo; /** The password was proven again now. */ provenAt?: number };
+}
+
+export type CredentialChangeOutcome =
+  | {
+      ok: true;
+      user: User;
+      epoch: number;
+      /** Sessions ended, not counting the caller's own (replaced) one. */
+      ended: number;
+      /** The caller's new session; absent when there was none, or a concurrent change ended it. */
+      issued?: IssuedSession;
+    }
+  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' };
+
+export class CredentialChanges {
+  constructor(private readonly deps: CredentialChangeDeps) {}
+
+  async apply(userId: string, update: CredentialUpdate, options: CredentialChangeOptions = {}): Promise<CredentialChangeOutcome> {
+    const { users, sessions, tokens, issuer } = this.deps;
+    const changed = await users.changeCredentials(userId, update, options.ifEpoch);
+    if (!changed.ok) return changed;
+    const { user, epoch } = changed;
+    await tokens.revokeAll(userId);
+    let issued: IssuedSession | undefined;
+    const current = options.current;
+    if (current) {
+      issued = (await issuer.rotate(current.session, user, epoch, current.client, current.provenAt)) ?? undefined;
+      await sessions.delete(current.session.id);
+    }
+    const ended = await sessions.deleteByUser(userId, { epoch, ...(issued ? { keepSessionId: issued.session.id } : {}) });
+    if (update.email !== undefined) await sessions.refreshUser(user);
+    return issued ? { ok: true, user, epoch, ended, issued } : { ok: true, user, epoch, ended };
+  }
+}
