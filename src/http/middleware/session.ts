@@ -66,7 +66,7 @@ export function sessionMiddleware(
       try {
         await load(req, res);
       } catch (error) {
-        return refuse(error, req, res, next); // the session store is down: 503, in Latch's shape
+        return refuse(error, req, res, next); // a store outage is a 503, in Latch's shape too
       }
       const refused = refusal(req);
       if (refused) return refuse(refused, req, res, next);
