@@ -61,7 +61,6 @@ export interface Latch {
   requireGuest: RequestHandler;
   /** Sets `req.latch` when the request carries a valid session; never refuses. */
   loadSession: RequestHandler;
-  auth: AuthService;
   logger: Logger;
   metrics: LatchMetrics;
   readiness(): Promise<Readiness>;
@@ -122,8 +121,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     idleTimeoutMs: config.sessionIdleTimeout,
     absoluteTimeoutMs: config.sessionAbsoluteTimeout,
     rememberMeTimeoutMs: config.rememberMeTimeout,
-    // Sliding renewal writes at most once a minute (sooner for very short idle timeouts).
-    touchIntervalMs: Math.min(60_000, Math.floor(config.sessionIdleTimeout / 10)),
   });
   const issuer = new SessionIssuer({
     sessions,
@@ -240,7 +237,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     config,
     router,
     ...guards,
-    auth,
     logger,
     async readiness() {
       const [db, store] = await Promise.all([probe(() => users.ping()), probe(() => sessions.ping())]);

@@ -6,6 +6,8 @@
  * to put words of their choosing into a genuine Latch mail to that person (callers pass
  * `undefined`; see `greetingName`).
  */
+import { escapeHtml } from './escape-html.js';
+
 export interface Mail {
   to: string;
   subject: string;
@@ -103,8 +105,4 @@ export class MailComposer {
     const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>${escapeHtml(hello)}</p>\n${body}\n<p>— Latch</p></body></html>`;
     return link === undefined ? { to, subject, text, html } : { to, subject, text, html, link };
   }
-}
-
-function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }

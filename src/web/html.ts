@@ -4,6 +4,8 @@
  * a query parameter can never become markup. Pages carry no inline script or style (the CSP
  * forbids both); behaviour comes from the static modules under /assets.
  */
+import { escapeHtml } from '../domain/escape-html.js';
+
 export class Html {
   constructor(readonly value: string) {}
   toString(): string {
@@ -11,11 +13,7 @@ export class Html {
   }
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
+export { escapeHtml };
 
 function render(value: unknown): string {
   if (value instanceof Html) return value.value;

@@ -42,7 +42,6 @@ beforeEach(() => {
     idleTimeoutMs: 24 * HOUR,
     absoluteTimeoutMs: 7 * DAY,
     rememberMeTimeoutMs: 30 * DAY,
-    touchIntervalMs: TOUCH,
   });
   auth = new AuthService({
     users,

@@ -10,7 +10,6 @@ const timeouts = {
   idleTimeoutMs: 24 * HOUR,
   absoluteTimeoutMs: 7 * DAY,
   rememberMeTimeoutMs: 30 * DAY,
-  touchIntervalMs: MINUTE,
 };
 const policy = new SessionPolicy(timeouts);
 const LOGIN = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -41,7 +41,8 @@ export const ACCESS_TEXT: Record<Access, string> = {
   reauth:
     'Needs a valid session cookie whose password was proven (login or reauth) within REAUTH_WINDOW (default 10 min); 403 `reauth_required` otherwise.',
   anyone: 'Open to anyone, signed in or not.',
-  metrics: 'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required.',
+  metrics:
+    'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required. In production (NODE_ENV=production) without METRICS_TOKEN it is not served (404).',
 };
 
 export const OPERATIONS: OperationSpec[] = [
@@ -99,7 +100,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'reauthenticate',
     tag: 'Account',
     summary: 'Prove the password again',
-    description: 'Refreshes the re-authentication time of the current session (needed by email change and account deletion).',
+    description: 'Refreshes the re-authentication time of the current session (needed by email change and account deletion). Password checks of a signed-in user (reauth, password change, email change, account deletion) are counted per account across those endpoints: past LOGIN_MAX_FAILURES (default 5 per 15m) the answer is 429, whatever the password; each wrong one is recorded as `reauth_failed`.',
     access: 'user',
     body: 'PasswordProofRequest',
     success: [{ status: 200, description: 'The current session', schema: 'SessionResponse' }],
@@ -120,9 +121,10 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'revokeOtherSessions',
     tag: 'Sessions',
     summary: 'End every other session',
-    description: 'Ends every session of the user except the current one.',
+    description:
+      'Ends every session of the user except the current one, and like a credential change also every mailed link (reset, verification, email change) and every login still in flight. The current session goes on under a new cookie (same sign-in times).',
     access: 'user',
-    success: [{ status: 200, description: 'How many sessions ended', schema: 'RevokedResponse' }],
+    success: [{ status: 200, description: 'How many sessions ended; the session cookie is rotated', schema: 'RevokedResponse', setsCookie: true }],
   },
   {
     method: 'delete',
@@ -143,7 +145,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'changePassword',
     tag: 'Account',
     summary: 'Change the password',
-    description: 'Every other session is revoked; the current one is rotated (a new cookie is set).',
+    description: 'A credential change: every other session, every mailed link and every login still in flight end; the current session is rotated (a new cookie is set). Password checks of a signed-in user (reauth, password change, email change, account deletion) are counted per account across those endpoints: past LOGIN_MAX_FAILURES (default 5 per 15m) the answer is 429, whatever the password; each wrong one is recorded as `reauth_failed`.',
     access: 'user',
     body: 'ChangePasswordRequest',
     success: [{ status: 200, description: 'Password changed; the session cookie is rotated', schema: 'UserResponse', setsCookie: true }],
@@ -155,7 +157,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'deleteAccount',
     tag: 'Account',
     summary: 'Delete my account',
-    description: 'The user and all their sessions are gone; the cookie is cleared.',
+    description: 'The user and all their sessions are gone (a login still in flight cannot add one); the cookie is cleared. Password checks of a signed-in user (reauth, password change, email change, account deletion) are counted per account across those endpoints: past LOGIN_MAX_FAILURES (default 5 per 15m) the answer is 429, whatever the password; each wrong one is recorded as `reauth_failed`.',
     access: 'reauth',
     body: 'PasswordProofRequest',
     success: [{ status: 204, description: 'Deleted (no body)', clearsCookie: true }],
@@ -179,7 +181,7 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Recovery',
     summary: 'Verify an email address',
     description:
-      'Verifies the address the token was sent to (after registration, or a pending new address). When a new address takes effect and the request carries that user\'s session, the session cookie is rotated.',
+      'Verifies the address the token was sent to (after registration, or a pending new address). A new address is a credential change: every session of the user and every other mailed link end; when the request carries that user\'s session, it goes on under a new cookie (same sign-in times). A link mailed before a later credential change is invalid.',
     access: 'anyone',
     body: 'TokenRequest',
     success: [{ status: 200, description: 'Verified', schema: 'UserResponse', setsCookie: true }],
@@ -201,7 +203,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'forgotPassword',
     tag: 'Recovery',
     summary: 'Ask for a password reset mail',
-    description: 'The answer is identical whether or not the account exists. Mail is throttled silently.',
+    description:
+      'The answer is identical, and given before any lookup, whether or not the account exists. Mail is throttled silently; past the budget no new link is made, so the link already mailed keeps working.',
     access: 'anyone',
     body: 'EmailRequest',
     success: [{ status: 202, description: 'Accepted (whether or not the account exists)', schema: 'Message' }],
@@ -212,7 +215,7 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'resetPassword',
     tag: 'Recovery',
     summary: 'Set a new password with a reset token',
-    description: 'All sessions of the user are revoked. There is no automatic login.',
+    description: 'A credential change: every session, every other mailed link and every login still in flight end; the account\'s login throttles are lifted. There is no automatic login.',
     access: 'anyone',
     body: 'ResetPasswordRequest',
     success: [{ status: 200, description: 'Password reset', schema: 'UserResponse' }],
@@ -224,7 +227,8 @@ export const OPERATIONS: OperationSpec[] = [
     operationId: 'changeEmail',
     tag: 'Recovery',
     summary: 'Change the email address',
-    description: 'Sends a verification mail to the new address; the change takes effect when it is verified.',
+    description:
+      'Sends a verification mail to the new address; the change takes effect when it is verified. With REQUIRE_EMAIL_VERIFICATION=true a taken address is answered 202 like a free one (its holder is told by mail), else 409. Password checks of a signed-in user (reauth, password change, email change, account deletion) are counted per account across those endpoints: past LOGIN_MAX_FAILURES (default 5 per 15m) the answer is 429, whatever the password; each wrong one is recorded as `reauth_failed`.',
     access: 'reauth',
     body: 'ChangeEmailRequest',
     success: [{ status: 202, description: 'Accepted; verify the new address to complete', schema: 'Message' }],
@@ -293,6 +297,6 @@ export const OPERATIONS: OperationSpec[] = [
         content: { type: 'text/plain; version=0.0.4; charset=utf-8', schema: { type: 'string' } },
       },
     ],
-    errors: { 401: ['unauthorized'] },
+    errors: { 401: ['unauthorized'], 404: ['not_found'] },
   },
 ];
