@@ -720,6 +720,13 @@ describeOnBackends(
       const res = await send(url(), req, owner);
       // Logout, or ending its own session, clears the cookie: sign in again before the next run.
       if (req.auth && res.setCookies.some((c) => /^sid=;|expires=Thu, 01 Jan 1970/i.test(c))) owner.stale = true;
+      // A rotation (password change, sign out everywhere else) hands the browser a new cookie:
+      // it goes on with that one, as a browser would.
+      const rotated = req.auth ? res.setCookies.map((c) => /^sid=([^;]+)/.exec(c)?.[1]).find((v) => v !== undefined) : undefined;
+      if (rotated !== undefined) {
+        owner.token = rotated;
+        owner.sessionId = rotated.split('.')[0]!;
+      }
       return res;
     }
 
