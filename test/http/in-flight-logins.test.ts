@@ -82,6 +82,19 @@ describeOnBackends(
       expect((await fresh.get('/api/auth/sessions')).body.sessions).toHaveLength(1);
     });
 
+    it('"sign out everywhere else": a racing login is refused, or revoked, or listed and working — never a session outside the index', async () => {
+      const { client, email } = await signedUp(url());
+      const { actionRes, results } = await race(url(), email, () => client.request('DELETE', '/api/auth/sessions'));
+      expect(actionRes.status, actionRes.text).toBe(200);
+      const listed = new Set((await client.get('/api/auth/sessions')).body.sessions.map((s: { id: string }) => s.id));
+      for (const { client: racer, res } of results) {
+        expect([200, 401]).toContain(res.status); // 401: it read the account before the revoke
+        if (res.status !== 200) continue;
+        const alive = (await racer.get('/api/auth/me')).status === 200;
+        expect(listed.has(racer.cookies.get('sid')!.split('.')[0])).toBe(alive);
+      }
+    });
+
     it('deleting the account leaves no session of it, and no racing login fails with a 5xx', async () => {
       const { client, email } = await signedUp(url());
       const { actionRes, results, finishedAfterAction } = await race(url(), email, () =>
