@@ -150,7 +150,14 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     logger,
   );
   const tokens = new SqlTokenStore(database.db);
-  const changes = new CredentialChanges({ users, sessions, tokens, issuer });
+  const background = new BackgroundTasks(logger);
+  const changes = new CredentialChanges({
+    users,
+    sessions,
+    tokens,
+    issuer,
+    retry: (task) => background.retry(task, 'ending the sessions of a changed credential'),
+  });
   const proofs = new PasswordProofs({
     users,
     credentials,
@@ -160,7 +167,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     clock,
     reauthWindowMs: config.reauthWindow,
   });
-  const background = new BackgroundTasks(logger);
   const recovery = new RecoveryService({
     users,
     sessions,
@@ -245,7 +251,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     metrics,
     async close() {
       clearInterval(sweep);
-      await background.settled();
+      await background.close();
       await mailer.close();
       await redis?.close();
       await database.close();

@@ -100,13 +100,14 @@ export class AccountService {
   }
 
   async deleteAccount(auth: Authenticated, password: string, client: ClientInfo): Promise<void> {
-    const { users, proofs, changes, audit } = this.deps;
+    const { users, sessions, proofs, audit } = this.deps;
     proofs.requireRecent(auth, 'delete the account');
     await proofs.prove(auth, password, client);
-    // The epoch moves first, so a login still in flight cannot land a session for the account
-    // (on Redis, which has no foreign key to stop it) after it is gone.
-    await changes.apply(auth.user.id, {});
-    await users.delete(auth.user.id);
+    // The row goes with a last epoch bump, in one transaction; the session store then learns
+    // that epoch, so a login still in flight cannot land a session for the account (on Redis,
+    // which has no foreign key to stop it) after it is gone.
+    const gone = await users.delete(auth.user.id);
+    if (gone) await sessions.deleteByUser(auth.user.id, { epoch: gone.epoch });
     // The account's history goes with it; one pseudonymous line records that it went.
     await audit.forgetUser(auth.user.id);
     await this.record('account_deleted', auth, client, {});

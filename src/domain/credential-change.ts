@@ -25,10 +25,20 @@ export interface CredentialChangeDeps {
   sessions: SessionStore;
   tokens: Pick<TokenStore, 'revokeAll'>;
   issuer: SessionIssuer;
+  /**
+   * Runs `task` again, in the background, until it succeeds. A session store kept apart from
+   * the database (Redis) may fail after the change committed: the sessions of the old epoch
+   * must still end, as soon as the store answers again.
+   */
+  retry(task: () => Promise<void>): void;
 }
 
 export interface CredentialChangeOptions {
-  /** Only while the user's epoch is still this one (a mailed link issued under it). */
+  /**
+   * Only while the user's epoch is still this one (a mailed link issued under it). With
+   * `current`, it defaults to that session's epoch: a change made from a session that another
+   * change has ended meanwhile (a reset that landed while this one was hashing) must not win.
+   */
   ifEpoch?: number;
   /** The session that made the change, to be replaced rather than ended. */
   current?: { session: SessionRecord; client: ClientInfo; /** The password was proven again now. */ provenAt?: number };
@@ -50,19 +60,39 @@ export class CredentialChanges {
   constructor(private readonly deps: CredentialChangeDeps) {}
 
   async apply(userId: string, update: CredentialUpdate, options: CredentialChangeOptions = {}): Promise<CredentialChangeOutcome> {
-    const { users, sessions, tokens, issuer } = this.deps;
-    const changed = await users.changeCredentials(userId, update, options.ifEpoch);
+    const { users, tokens } = this.deps;
+    const current = options.current;
+    const changed = await users.changeCredentials(userId, update, options.ifEpoch ?? current?.session.epoch);
     if (!changed.ok) return changed;
     const { user, epoch } = changed;
     await tokens.revokeAll(userId);
-    let issued: IssuedSession | undefined;
-    const current = options.current;
-    if (current) {
-      issued = (await issuer.rotate(current.session, user, epoch, current.client, current.provenAt)) ?? undefined;
-      await sessions.delete(current.session.id);
+    try {
+      const { ended, issued } = await this.endDerivedSessions(user, epoch, current);
+      if (update.email !== undefined) await this.deps.sessions.refreshUser(user);
+      return issued ? { ok: true, user, epoch, ended, issued } : { ok: true, user, epoch, ended };
+    } catch (error) {
+      // The change is committed; the store did not answer. Its sessions of the old epoch
+      // cannot be read while it is down, and must be gone once it is back.
+      this.deps.retry(async () => {
+        await this.deps.sessions.deleteByUser(user.id, { epoch });
+        if (update.email !== undefined) await this.deps.sessions.refreshUser(user);
+      });
+      throw error;
     }
-    const ended = await sessions.deleteByUser(userId, { epoch, ...(issued ? { keepSessionId: issued.session.id } : {}) });
-    if (update.email !== undefined) await sessions.refreshUser(user);
-    return issued ? { ok: true, user, epoch, ended, issued } : { ok: true, user, epoch, ended };
+  }
+
+  private async endDerivedSessions(
+    user: User,
+    epoch: number,
+    current: CredentialChangeOptions['current'],
+  ): Promise<{ ended: number; issued?: IssuedSession }> {
+    const { sessions, issuer } = this.deps;
+    let issued: IssuedSession | null = null;
+    // Only a session that still exists is replaced: one ended meanwhile stays ended.
+    if (current && (await sessions.delete(current.session.id))) {
+      issued = await issuer.rotate(current.session, user, epoch, current.client, current.provenAt);
+    }
+    const ended = await sessions.deleteByUser(user.id, { epoch, ...(issued ? { keepSessionId: issued.session.id } : {}) });
+    return issued ? { ended, issued } : { ended };
   }
 }

@@ -17,7 +17,8 @@ export class Credentials {
     const normalized = normalizePassword(password);
     const verdict = await this.hasher.verify(account.passwordHash, normalized);
     if (!verdict.ok) return false;
-    if (verdict.needsRehash) await this.users.updatePasswordHash(account.id, await this.hasher.hash(normalized));
+    // Only over the very hash just checked: a reset that landed meanwhile must not be undone.
+    if (verdict.needsRehash) await this.users.updatePasswordHash(account.id, await this.hasher.hash(normalized), account.passwordHash);
     return true;
   }
 

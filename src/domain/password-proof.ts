@@ -57,4 +57,9 @@ export class PasswordProofs {
     await attempts.reward(auth.user.id);
     return account;
   }
+
+  /** A completed reset proved control of the mailbox: the count starts over. */
+  forgive(userId: string): Promise<void> {
+    return this.deps.attempts.reset(userId);
+  }
 }

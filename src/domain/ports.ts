@@ -33,16 +33,24 @@ export interface UserRepository {
   create(user: UserWithPassword): Promise<CreateUserResult>;
   findByEmail(email: string): Promise<UserWithPassword | null>;
   findById(id: string): Promise<UserWithPassword | null>;
-  /** Replaces the hash of the SAME password (parameter upgrade): not a credential change. */
-  updatePasswordHash(userId: string, passwordHash: string): Promise<void>;
+  /**
+   * Replaces the hash of the SAME password (parameter upgrade): not a credential change. Only
+   * while the stored hash is still `replacing`, so a change that landed since is never undone.
+   */
+  updatePasswordHash(userId: string, passwordHash: string, replacing: string): Promise<void>;
   /**
    * A credential change: bumps the user's credential epoch and writes `update` in one atomic
    * step. With `ifEpoch`, only while the epoch is still that one (`stale` otherwise): a mailed
    * link confirmed after a later change must not win.
    */
   changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult>;
-  /** Removes the account and every record that belongs to it. Returns whether it existed. */
-  delete(userId: string): Promise<boolean>;
+  /**
+   * Removes the account and every record that belongs to it, bumping its credential epoch in
+   * the same transaction: a login that read the account before cannot land a session in a
+   * store that keeps its own copy of the epoch (Redis). Returns that last epoch, or null when
+   * there was no such account.
+   */
+  delete(userId: string): Promise<{ epoch: number } | null>;
   /** Marks the address verified, if it is still the account's address. Returns the user, or null. */
   markEmailVerified(userId: string, email: string): Promise<User | null>;
   ping(): Promise<void>;

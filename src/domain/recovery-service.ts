@@ -101,7 +101,8 @@ export class RecoveryService {
     }
     const change = await tokens.consume(hash, 'change_email', now);
     if (!change) throw invalidToken();
-    const mine = current?.user.id === change.userId ? { session: current.session, client } : undefined;
+    const signedInHere = current?.user.id === change.userId && current.session.epoch === change.epoch;
+    const mine = signedInHere ? { session: current.session, client } : undefined;
     // Only while the epoch the link was mailed under holds: a reset or password change that
     // landed after the token was read still wins.
     const changed = await changes.apply(change.userId, { email: change.email }, { ifEpoch: change.epoch, ...(mine ? { current: mine } : {}) });
@@ -122,7 +123,12 @@ export class RecoveryService {
     const normalized = normalizeEmail(email);
     this.deps.later(async () => {
       const account = await this.deps.users.findByEmail(normalized);
-      if (!account || !(await this.mayMail(account.id, client))) return;
+      if (!account) {
+        // The per-IP budget is spent alike, or running out of it would tell real addresses apart.
+        await this.deps.mailLimits.perIp.consume(this.deps.mailLimits.ipKey(client.ip));
+        return;
+      }
+      if (!(await this.mayMail(account.id, client))) return;
       const token = await this.issue(account, 'reset_password', account.email, this.deps.resetTokenTtlMs);
       this.deps.mailer.send(this.deps.mails.resetPassword(account.email, greetingName(account), token));
     });
@@ -147,6 +153,7 @@ export class RecoveryService {
     const changed = await changes.apply(account.id, { passwordHash }, { ifEpoch: used.epoch });
     if (!changed.ok) throw invalidToken();
     await this.deps.afterReset(changed.user.email, client.ip);
+    await this.deps.proofs.forgive(changed.user.id);
     await this.record('password_reset', account.id, client);
     this.deps.mailer.send(this.deps.mails.passwordChangedNotice(changed.user.email, greetingName(changed.user)));
     return changed.user;
@@ -164,20 +171,17 @@ export class RecoveryService {
     const account = await proofs.prove(auth, input.password, client);
     const newEmail = normalizeEmail(input.newEmail);
     const holder = newEmail === account.email ? account : await users.findByEmail(newEmail);
-    if (holder) {
-      if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
-      // In this mode no answer may tell whether an address has an account: the same 202, the
-      // same event and the same mail budget as for a free address; the holder is told instead.
-      await this.record('email_change_requested', account.id, client);
-      if (holder.id !== account.id && (await this.mayMail(account.id, client))) {
-        this.deps.mailer.send(mails.emailChangeAttemptNotice(holder.email, greetingName(holder)));
-      }
-      return;
-    }
+    if (holder && !requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
+    // With REQUIRE_EMAIL_VERIFICATION no answer may tell whether an address has an account:
+    // a taken address gets the same 202, event, budget, notice to the asker and replaced
+    // pending link as a free one. Only the confirmation differs: it goes to nobody (the link
+    // is made, so the one pending before is void as usual, but never mailed), and the holder
+    // is told instead.
     await this.record('email_change_requested', account.id, client);
     if (!(await this.mayMail(account.id, client))) return;
     const token = await this.issue(account, 'change_email', newEmail, this.deps.verifyTokenTtlMs);
-    this.deps.mailer.send(mails.confirmNewEmail(newEmail, token));
+    if (!holder) this.deps.mailer.send(mails.confirmNewEmail(newEmail, token));
+    else if (holder.id !== account.id) this.deps.mailer.send(mails.emailChangeAttemptNotice(holder.email, greetingName(holder)));
     this.deps.mailer.send(mails.emailChangeNotice(account.email, greetingName(account), newEmail));
   }
 

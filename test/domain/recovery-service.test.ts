@@ -73,7 +73,7 @@ beforeEach(async () => {
     users,
     sessions,
     tokens,
-    changes: new CredentialChanges({ users, sessions, tokens, issuer }),
+    changes: new CredentialChanges({ users, sessions, tokens, issuer, retry: () => {} }),
     proofs: new PasswordProofs({ users, credentials, attempts: new InMemoryRateLimiter(5, HOUR, clock), events, clock, reauthWindowMs: HOUR }),
     mailer: { send: (mail) => void sent.push(mail) },
     mails: new MailComposer('https://latch.example.test'),

@@ -76,12 +76,30 @@ describeOnBackends(
       expect(toFree.status).toBe(202);
       expect(observable(toTaken)).toEqual(observable(toFree));
       expect(delta(m1, m2)).toEqual(delta(m0, m1));
+      // The asker's own mailbox cannot tell them apart either: one "being changed" notice each.
+      await box.sentinel(url());
+      expect(box.to(asker.email, SUBJECT.changing).map((m) => m.text.includes(free) || m.text.includes(holder.email))).toEqual([true, true]);
       const mail = await notice();
       expect(mail.text).toContain('already has an account');
       expect(box.to(free, SUBJECT.confirmNew)).toHaveLength(1);
       // The holder's account did not move, and the asker's address did not change.
       expect((await holder.client.get('/api/auth/me')).body.user.email).toBe(holder.email);
       expect((await asker.client.get('/api/auth/me')).body.user.email).toBe(asker.email);
+    });
+
+    it("a taken address voids the asker's pending change link exactly as a free one does", async () => {
+      for (const taken of [false, true]) {
+        const asker = await verifiedUser();
+        const holder = await verifiedUser();
+        const first = uniqueEmail('first');
+        const pending = await box.tokenFrom(first, SUBJECT.confirmNew, () =>
+          asker.client.post('/api/auth/email', { newEmail: first, password: STRONG_PASSWORD }),
+        );
+        const second = taken ? holder.email : uniqueEmail('second');
+        expect((await asker.client.post('/api/auth/email', { newEmail: second, password: STRONG_PASSWORD })).status).toBe(202);
+        const res = await new Client(url()).post('/api/auth/email/verify', { token: pending });
+        expect(res.status, `taken=${taken}`).toBe(400); // a newer request replaced it, either way
+      }
     });
 
     it('registering a taken address and a new one move the counters alike', async () => {
@@ -100,9 +118,41 @@ describeOnBackends(
     latch: () => ({
       smtpUrl: smtp.url,
       requireEmailVerification: true,
+      // The asker's mailbox is compared: no mail budget may run out in these tests.
       mailAccountMax: 1000,
       mailIpMax: 1_000_000,
       mailRetryDelays: [100, 200],
     }),
   },
+);
+
+describeOnBackends(
+  'forgot-password spends the per-IP mail budget alike for real and unknown addresses',
+  ({ server }) => {
+    const url = () => server().url;
+    let ip = 0;
+    const nextIp = () => `198.51.100.${++ip}`;
+
+    it("running out of the IP's budget on an address says nothing about whether it has an account", async () => {
+      const probe = async (target: string) => {
+        const from = { 'x-forwarded-for': nextIp() };
+        for (let i = 0; i < 3; i++) expect((await new Client(url()).post('/api/auth/password/forgot', { email: target }, from)).status).toBe(202);
+        // Then one for an address the prober owns: does its reset mail still arrive?
+        const own = uniqueEmail('prober');
+        const next = box.upcoming(own, SUBJECT.verify);
+        await new Client(url()).post('/api/auth/register', { email: own, password: STRONG_PASSWORD, name: 'Prober' }, { 'x-forwarded-for': nextIp() });
+        await next();
+        await new Client(url()).post('/api/auth/password/forgot', { email: own }, from);
+        await box.sentinel(url(), { 'x-forwarded-for': nextIp() });
+        return box.to(own, SUBJECT.reset).length;
+      };
+      const real = uniqueEmail('real');
+      await box.tokenFrom(real, SUBJECT.verify, () =>
+        new Client(url()).post('/api/auth/register', { email: real, password: STRONG_PASSWORD, name: 'Real' }, { 'x-forwarded-for': nextIp() }),
+      );
+      expect(await probe(uniqueEmail('nobody'))).toBe(await probe(real));
+    });
+  },
+  // 3 mails per IP: three requests for the target use it up, whoever the target is.
+  { latch: () => ({ smtpUrl: smtp.url, trustProxy: 'loopback', mailIpMax: 3, mailAccountMax: 1000, mailRetryDelays: [100, 200] }) },
 );

@@ -62,8 +62,11 @@ export class InMemoryUserRepository implements UserRepository {
     return user ? { ...user } : null;
   }
 
-  async delete(userId: string): Promise<boolean> {
-    return this.byId.delete(userId);
+  async delete(userId: string): Promise<{ epoch: number } | null> {
+    const user = this.byId.get(userId);
+    if (!user) return null;
+    this.byId.delete(userId);
+    return { epoch: user.credentialEpoch + 1 };
   }
 
   async markEmailVerified(userId: string, email: string): Promise<User | null> {
@@ -87,9 +90,9 @@ export class InMemoryUserRepository implements UserRepository {
     return { ok: true, user: publicUser(user), epoch: user.credentialEpoch };
   }
 
-  async updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+  async updatePasswordHash(userId: string, passwordHash: string, replacing: string): Promise<void> {
     const user = this.byId.get(userId);
-    if (user) user.passwordHash = passwordHash;
+    if (user && user.passwordHash === replacing) user.passwordHash = passwordHash;
   }
 
   async ping(): Promise<void> {}

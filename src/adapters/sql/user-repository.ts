@@ -45,17 +45,31 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
-  delete(userId: string): Promise<boolean> {
-    return guarded(async () => {
-      // Sessions (and later tokens and events) go with it by ON DELETE CASCADE.
-      const result = await this.db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
-    });
+  delete(userId: string): Promise<{ epoch: number } | null> {
+    return guarded(() =>
+      this.db.transaction().execute(async (tx) => {
+        const bumped = await tx
+          .updateTable('users')
+          .set((eb) => ({ credential_epoch: eb('credential_epoch', '+', 1) }))
+          .where('id', '=', userId)
+          .returning('credential_epoch')
+          .executeTakeFirst();
+        if (!bumped) return null;
+        // Sessions and tokens go with it by ON DELETE CASCADE.
+        await tx.deleteFrom('users').where('id', '=', userId).execute();
+        return { epoch: Number(bumped.credential_epoch) };
+      }),
+    );
   }
 
-  updatePasswordHash(userId: string, passwordHash: string): Promise<void> {
+  updatePasswordHash(userId: string, passwordHash: string, replacing: string): Promise<void> {
     return guarded(async () => {
-      await this.db.updateTable('users').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+      await this.db
+        .updateTable('users')
+        .set({ password_hash: passwordHash })
+        .where('id', '=', userId)
+        .where('password_hash', '=', replacing)
+        .execute();
     });
   }
 
