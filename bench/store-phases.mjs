@@ -34,7 +34,7 @@ async function loadStoreModules() {
 async function openStore(url, admin, fail) {
   const { connectRedis, RedisSessionStore, newSessionCredentials } = await loadStoreModules();
   const conn = await connectRedis(url, { timeoutMs: 30_000, onError: () => {} });
-  const store = new RedisSessionStore(conn, { now: () => Date.now() }, 'latch:');
+  const store = new RedisSessionStore(conn, 'latch:');
 
   let userSeq = 0;
   const newUser = () => {
@@ -63,6 +63,7 @@ async function openStore(url, admin, fail) {
       authenticatedAt: now,
       ip: `198.51.${(n >> 8) & 255}.${(n & 255) || 1}`,
       userAgent: USER_AGENT,
+      epoch: 0,
     };
     await store.insert(session, user, { keepAtMost: KEEP_AT_MOST });
     return session.id;
@@ -228,7 +229,7 @@ async function measureOps(s, { small, heavy, heavySessions, runs, fail, label })
       if (r > 0) await s.sessionsFor(heavy, heavySessions);
     },
     async () => {
-      const ended = await s.store.deleteByUser(heavy.id);
+      const ended = await s.store.deleteByUser(heavy.id, { epoch: 0 });
       if (ended !== heavySessions) fail(`${label}: deleteByUser ended ${ended} sessions, expected ${heavySessions}`);
     },
   );
