@@ -64,6 +64,7 @@ async function openStore(url, admin, fail) {
       ip: `198.51.${(n >> 8) & 255}.${(n & 255) || 1}`,
       userAgent: USER_AGENT,
       epoch: 0,
+      methods: ['password'],
     };
     await store.insert(session, user, { keepAtMost: KEEP_AT_MOST });
     return session.id;

@@ -92,7 +92,7 @@ export class AuthService {
       await this.record('registered', created.user.id, client);
       return { kind: 'verification_pending' };
     }
-    const issued = await issuer.issue(created.user, NEW_ACCOUNT_EPOCH, { rememberMe: false }, client);
+    const issued = await issuer.issue(created.user, NEW_ACCOUNT_EPOCH, { rememberMe: false, methods: ['password'] }, client);
     // Only a change racing the sign-up itself (the account deleted at once) gets here.
     if (!issued) throw new LatchError('unauthorized', 'The account changed while it was being created; sign in');
     await this.record('registered', created.user.id, client, issued.session.id);
@@ -130,7 +130,12 @@ export class AuthService {
     }
     // The epoch read with the hash: if a reset, password change or deletion landed while the
     // password was being checked, the store refuses this session (THREATS.md, item 2).
-    const issued = await issuer.issue(publicUser(account), account.credentialEpoch, { rememberMe: input.rememberMe }, client);
+    const issued = await issuer.issue(
+      publicUser(account),
+      account.credentialEpoch,
+      { rememberMe: input.rememberMe, methods: ['password'] },
+      client,
+    );
     if (!issued) {
       await this.record('login_failed', account.id, client);
       throw invalidCredentials();

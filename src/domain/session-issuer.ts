@@ -4,6 +4,7 @@
  * per-user cap (MAX_SESSIONS_PER_USER) is applied in one place.
  */
 import type { Clock, Random, SessionStore } from './ports.js';
+import type { AuthMethod } from './assurance.js';
 import type { SessionPolicy, SessionRecord } from './session.js';
 import { newSessionCredentials } from './session-token.js';
 import type { User } from './user.js';
@@ -39,9 +40,15 @@ export class SessionIssuer {
    * Null when the epoch moved on (or the account went) while the password was being checked:
    * that proof belongs to credentials that no longer exist.
    */
-  issue(user: User, epoch: number, options: { rememberMe: boolean }, client: ClientInfo): Promise<IssuedSession | null> {
+  issue(
+    user: User,
+    epoch: number,
+    options: { rememberMe: boolean; methods: AuthMethod[] },
+    client: ClientInfo,
+  ): Promise<IssuedSession | null> {
     const now = this.deps.clock.now();
-    return this.store(user, { createdAt: now, authenticatedAt: now, rememberMe: options.rememberMe, epoch }, client);
+    const { rememberMe, methods } = options;
+    return this.store(user, { createdAt: now, authenticatedAt: now, rememberMe, epoch, methods }, client);
   }
 
   /**
@@ -50,13 +57,13 @@ export class SessionIssuer {
    * and its last password proof unless `provenAt` says the password was proven again now.
    */
   rotate(predecessor: SessionRecord, user: User, epoch: number, client: ClientInfo, provenAt = predecessor.authenticatedAt): Promise<IssuedSession | null> {
-    const { createdAt, rememberMe } = predecessor;
-    return this.store(user, { createdAt, authenticatedAt: provenAt, rememberMe, epoch }, client);
+    const { createdAt, rememberMe, methods } = predecessor;
+    return this.store(user, { createdAt, authenticatedAt: provenAt, rememberMe, epoch, methods: [...methods] }, client);
   }
 
   private async store(
     user: User,
-    origin: Pick<SessionRecord, 'createdAt' | 'authenticatedAt' | 'rememberMe' | 'epoch'>,
+    origin: Pick<SessionRecord, 'createdAt' | 'authenticatedAt' | 'rememberMe' | 'epoch' | 'methods'>,
     client: ClientInfo,
   ): Promise<IssuedSession | null> {
     const { sessions, sessionPolicy, clock, random, maxSessionsPerUser } = this.deps;

@@ -1,3 +1,5 @@
+import type { AuthMethod } from './assurance.js';
+
 /**
  * Session lifetime rules (API.md, "The session cookie"): a session ends at the earlier of
  * last use + idle timeout and login + absolute timeout; remember-me sessions use their own
@@ -19,6 +21,8 @@ export interface SessionRecord {
   userAgent: string;
   /** The user's credential epoch when the session was issued; an older one than the user's is dead. */
   epoch: number;
+  /** How the session was proven, in order (its assurance level follows: `assuranceOf`). */
+  methods: AuthMethod[];
 }
 
 export interface SessionTimeouts {

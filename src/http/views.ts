@@ -1,4 +1,5 @@
 /** The JSON shapes of API.md's `User` and `Session` objects. */
+import { assuranceOf } from '../domain/assurance.js';
 import type { AuthEvent } from '../domain/auth-events.js';
 import type { SessionRecord } from '../domain/session.js';
 import type { User } from '../domain/user.js';
@@ -24,6 +25,8 @@ export function toPublicSession(session: SessionRecord, currentSessionId: string
     rememberMe: session.rememberMe,
     ip: session.ip,
     userAgent: session.userAgent,
+    aal: assuranceOf(session.methods),
+    methods: session.methods,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuthMethod } from '../../src/domain/assurance.js';
 import type { SessionStore } from '../../src/domain/ports.js';
 import type { SessionRecord } from '../../src/domain/session.js';
 import { newSessionCredentials } from '../../src/domain/session-token.js';
@@ -75,6 +76,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
         ip: '203.0.113.7',
         userAgent: 'Mozilla/5.0 (X11; Linux x86_64) contract-test ✓',
         epoch: 0,
+        methods: ['password'],
         ...overrides,
       };
     }
@@ -87,6 +89,16 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       expect(found).not.toBeNull();
       expect(found!.session).toEqual(session);
       expect(found!.user).toEqual(user);
+    });
+
+    it('keeps how each session was proven, in order', async () => {
+      const user = await newUser();
+      const proofs: AuthMethod[][] = [['password'], ['password', 'totp'], ['password', 'recovery_code'], ['passkey'], ['password', 'totp', 'passkey']];
+      const sessions = proofs.map((methods) => newSession(user, { methods }));
+      for (const s of sessions) await store.insert(s, user, LIMITS);
+      for (const s of sessions) expect((await store.find(s.id))?.session.methods).toEqual(s.methods);
+      const listed = new Map((await store.listByUser(user.id, Date.now())).map((s) => [s.id, s.methods]));
+      for (const s of sessions) expect(listed.get(s.id)).toEqual(s.methods);
     });
 
     it('answers null for an id it never stored', async () => {

@@ -31,6 +31,7 @@ function session(overrides: Partial<SessionRecord> & { rememberMe?: boolean } = 
     ip: '203.0.113.1',
     userAgent: 'test',
     epoch: 0,
+    methods: ['password'],
   };
 }
 

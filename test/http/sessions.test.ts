@@ -42,7 +42,8 @@ describeOnBackends(
       expect(sessions[0]).toMatchObject({ userAgent: 'Phone/2.0', ip: '127.0.0.1', rememberMe: false });
       expect(sessions[2].userAgent).toBe('Laptop/3.0');
       for (const s of sessions) {
-        expect(Object.keys(s).sort()).toEqual(['createdAt', 'current', 'expiresAt', 'id', 'ip', 'lastSeenAt', 'rememberMe', 'userAgent']);
+        expect(Object.keys(s).sort()).toEqual(['aal', 'createdAt', 'current', 'expiresAt', 'id', 'ip', 'lastSeenAt', 'methods', 'rememberMe', 'userAgent']);
+        expect(s).toMatchObject({ aal: 'aal1', methods: ['password'] }); // a password alone is one factor
       }
       for (const c of [first, second, third]) expect(res.text).not.toContain(c.cookies.get('sid')!.split('.')[1]);
     });

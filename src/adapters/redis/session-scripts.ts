@@ -16,12 +16,13 @@
  *   <base>:g:<uaRefHex>   string  a user agent, shared by the sessions (of any user in the slot)
  *                                 that send the same one
  *
- * A session (format 2) is 62 bytes plus the IP, packed with Lua's struct (big-endian):
+ * A session (format 2) is 63 bytes plus the IP, packed with Lua's struct (big-endian):
  *   1 version | 16 user id | 16 digest of the secret | 6 createdAt ms | 6 lastSeenAt ms |
- *   6 authenticatedAt ms | 1 flags (1 = remember me) | 6 user-agent reference | 4 epoch | IP
+ *   6 authenticatedAt ms | 1 flags (1 = remember me) | 6 user-agent reference | 3 epoch |
+ *   2 methods (how it was proven, in order: four 4-bit codes, see session-store.ts) | IP
  * so the hot read is one small GET and sliding renewal is a 6-byte SETRANGE. Storing the user
  * agent once instead of in every session is what keeps a session near 300 bytes in Redis.
- * Format 1 (no epoch; IP at byte 59) is still read, as epoch 0.
+ * Format 1 (no epoch, no methods; IP at byte 59) is still read, as epoch 0 and a password.
  *
  * Clocks: every decision that compares "now" with a stored expiry inside Redis (pruning the
  * index) uses Redis' own TIME, never the calling instance's clock: instances with skewed
@@ -31,11 +32,13 @@ import { lua } from './connection.js';
 
 const common = `
 -- Byte positions in a packed session (1-based, as Lua's string functions count them).
-local UID, DIGEST, TIMES, LAST_SEEN, AUTHENTICATED, UA_REF, EPOCH = 2, 18, 34, 40, 46, 53, 59
+local UID, DIGEST, TIMES, LAST_SEEN, AUTHENTICATED, UA_REF, EPOCH, METHODS, IP = 2, 18, 34, 40, 46, 53, 59, 62, 64
 local FORMAT = 2
+local PASSWORD_ONLY = 4096 -- the methods of a format 1 session: the password code in the first nibble
 local function isFormat1(v) return v:byte(1) == 1 end
-local function ipOf(v) if isFormat1(v) then return v:sub(59) end return v:sub(63) end
-local function epochOf(v) if isFormat1(v) then return 0 end return (struct.unpack('>I4', v, EPOCH)) end
+local function ipOf(v) if isFormat1(v) then return v:sub(59) end return v:sub(IP) end
+local function epochOf(v) if isFormat1(v) then return 0 end return (struct.unpack('>I3', v, EPOCH)) end
+local function methodsOf(v) if isFormat1(v) then return PASSWORD_ONLY end return (struct.unpack('>I2', v, METHODS)) end
 local function hex2bin(h) return (h:gsub('..', function(x) return string.char(tonumber(x, 16)) end)) end
 -- One string.format over all bytes: far cheaper than a gsub callback per byte (hot path).
 local function bin2hex(b) return string.format(string.rep('%02x', #b), string.byte(b, 1, -1)) end
@@ -59,13 +62,14 @@ local function decode(base, key, v)
   local createdAt, lastSeenAt, authenticatedAt, flags = struct.unpack('>I6I6I6B', v, TIMES)
   local userAgent = redis.call('GET', uaKeyOf(base, v)) or ''
   return { uidOf(v), bin2hex(v:sub(DIGEST, DIGEST + 15)), createdAt, lastSeenAt, authenticatedAt, flags,
-           redis.call('PEXPIRETIME', key), ipOf(v), userAgent, epochOf(v) }
+           redis.call('PEXPIRETIME', key), ipOf(v), userAgent, epochOf(v), methodsOf(v) }
 end
 `;
 
 /**
  * KEYS[1]=session; ARGV: base, sessionId, uidHex, userJson, expiresAt, keepAtMost,
- * secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, uaRefHex, ip, userAgent, epoch.
+ * secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, uaRefHex, ip, userAgent, epoch,
+ * methods.
  * Returns 0 (nothing stored) when the user's epoch is past the session's. Past `keepAtMost`
  * live sessions, the least recently used ones end.
  */
@@ -81,7 +85,7 @@ if epoch > current then redis.call('SET', epochKey, epoch, 'KEEPTTL') end
 extend(epochKey, expiresAt)
 local value = struct.pack('>B', FORMAT) .. hex2bin(uid) .. hex2bin(ARGV[7])
   .. struct.pack('>I6I6I6B', tonumber(ARGV[8]), tonumber(ARGV[9]), tonumber(ARGV[10]), tonumber(ARGV[11]))
-  .. hex2bin(ARGV[12]) .. struct.pack('>I4', epoch) .. ARGV[13]
+  .. hex2bin(ARGV[12]) .. struct.pack('>I3I2', epoch, tonumber(ARGV[16])) .. ARGV[13]
 redis.call('SET', KEYS[1], value, 'PXAT', expiresAt)
 local userKey, indexKey, uaKey = base .. ':u:' .. uid, base .. ':i:' .. uid, base .. ':g:' .. ARGV[12]
 redis.call('SET', userKey, user, 'KEEPTTL')

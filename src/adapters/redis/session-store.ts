@@ -4,6 +4,7 @@
  * packed session format.
  */
 import { createHash } from 'node:crypto';
+import { authMethods, type AuthMethod } from '../../domain/assurance.js';
 import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
 import type { SessionRecord } from '../../domain/session.js';
 import { slotTagOfSessionId, userSlotTag } from '../../domain/session-token.js';
@@ -11,11 +12,12 @@ import type { User } from '../../domain/user.js';
 import type { RedisConnection } from './connection.js';
 import * as scripts from './session-scripts.js';
 
-/** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch] */
-type PackedFields = [string, string, number, number, number, number, number, string, string, number];
+/** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch, methods] */
+type PackedFields = [string, string, number, number, number, number, number, string, string, number, number];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REMEMBER_ME = 1;
+const MAX_EPOCH = 0xffffff;
 
 export class RedisSessionStore implements SessionStore {
   constructor(
@@ -25,6 +27,8 @@ export class RedisSessionStore implements SessionStore {
   ) {}
 
   async insert(session: SessionRecord, user: User, limits: { keepAtMost: number }): Promise<'inserted' | 'stale'> {
+    // The packed format keeps the epoch in 24 bits: 16 million credential changes per user.
+    if (session.epoch > MAX_EPOCH) throw new Error('credential epoch past what the Redis session format holds');
     const base = this.baseOfSession(session.id);
     const stored = await this.redis.script<number>(
       scripts.insertSession,
@@ -45,6 +49,7 @@ export class RedisSessionStore implements SessionStore {
         session.ip,
         session.userAgent,
         String(session.epoch),
+        String(packMethods(session.methods)),
       ],
     );
     return stored === 1 ? 'inserted' : 'stale';
@@ -140,7 +145,7 @@ function decodeUser(json: string): User {
 }
 
 function decodeSession(id: string, f: PackedFields): SessionRecord {
-  const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch] = f;
+  const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch, methods] = f;
   return {
     id,
     userId: uuidOf(uid),
@@ -153,5 +158,25 @@ function decodeSession(id: string, f: PackedFields): SessionRecord {
     ip,
     userAgent,
     epoch: Number(epoch),
+    methods: unpackMethods(Number(methods)),
   };
+}
+
+/**
+ * A session's methods in 16 bits: up to four 4-bit codes, first method in the highest nibble,
+ * 0 = none (codes are 1 + the index in `authMethods`). Four is more than any sign-in needs.
+ */
+function packMethods(methods: readonly AuthMethod[]): number {
+  if (methods.length > 4) throw new Error('a session records at most four methods');
+  return methods.reduce((packed, method, i) => packed | ((authMethods.indexOf(method) + 1) << (12 - 4 * i)), 0);
+}
+
+function unpackMethods(packed: number): AuthMethod[] {
+  const methods: AuthMethod[] = [];
+  for (let shift = 12; shift >= 0; shift -= 4) {
+    const method = authMethods[((packed >> shift) & 0xf) - 1];
+    if (method === undefined) break;
+    methods.push(method);
+  }
+  return methods;
 }

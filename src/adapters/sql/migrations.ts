@@ -93,6 +93,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('one_time_tokens').addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0)).execute();
       },
     },
+    // How each session was proven, in order (comma-separated `AuthMethod`s); sessions made
+    // before this were all password sign-ins.
+    '0006_session_methods': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('sessions').addColumn('methods', 'text', (c) => c.notNull().defaultTo('password')).execute();
+      },
+    },
   };
 }
 

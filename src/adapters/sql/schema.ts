@@ -23,6 +23,8 @@ export interface SessionsTable {
   ip: string;
   user_agent: string;
   epoch: number;
+  /** Comma-separated AuthMethods, in order. */
+  methods: string;
 }
 
 export interface MigrationsTable {

@@ -3,6 +3,7 @@
  * the user so the authenticated request path is one query.
  */
 import type { Kysely, Selectable } from 'kysely';
+import type { AuthMethod } from '../../domain/assurance.js';
 import type { SessionStore, SessionWithUser } from '../../domain/ports.js';
 import type { SessionRecord } from '../../domain/session.js';
 import type { User } from '../../domain/user.js';
@@ -149,6 +150,7 @@ function toRow(session: SessionRecord) {
     ip: session.ip,
     user_agent: session.userAgent,
     epoch: session.epoch,
+    methods: session.methods.join(','),
   };
 }
 
@@ -165,5 +167,6 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     ip: row.ip,
     userAgent: row.user_agent,
     epoch: Number(row.epoch),
+    methods: row.methods.split(',') as AuthMethod[],
   };
 }

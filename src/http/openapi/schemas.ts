@@ -4,6 +4,7 @@
  * cannot drift from what the server accepts.
  */
 import { z } from 'zod';
+import { authMethods } from '../../domain/assurance.js';
 import { authEventTypes } from '../../domain/auth-events.js';
 import { errorCodes } from '../../domain/errors.js';
 import {
@@ -44,6 +45,8 @@ export const sessionResponseSchema = z
     rememberMe: z.boolean(),
     ip: z.string(),
     userAgent: z.string(),
+    aal: z.enum(['aal1', 'aal2']).describe('aal2 when proven by two factors or by a passkey (NIST SP 800-63B-4), else aal1'),
+    methods: z.array(z.enum(authMethods)).min(1).describe('How the session was proven, in order'),
   })
   .describe('A signed-in session.');
 
