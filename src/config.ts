@@ -55,6 +55,33 @@ const origins = z.union([z.array(z.string()), z.string()]).transform((value, ctx
   for (const [item, result] of parsed) if (result === null) ctx.addIssue({ code: 'custom', message: notAnOrigin(item) });
   return parsed.map(([, result]) => result ?? '');
 });
+/** A 256-bit key in base64, standard or URL-safe, padded or not; null for anything else. */
+export function decodeSecretsKey(text: string): Buffer | null {
+  const value = text.trim();
+  // Buffer.from skips characters outside the alphabet; refuse them rather than guess.
+  if (!/^[A-Za-z0-9+/_-]+={0,2}$/.test(value)) return null;
+  const bytes = Buffer.from(value, 'base64');
+  return bytes.length === 32 ? bytes : null;
+}
+// Never repeats the value: it is a secret, and start-up errors end up in logs.
+const KEY_FORMAT = 'must be 32 bytes in base64, e.g. the output of "openssl rand -base64 32"';
+const secretsKey = z.string().transform((value, ctx) => {
+  const key = decodeSecretsKey(value);
+  if (key === null) {
+    ctx.addIssue({ code: 'custom', message: KEY_FORMAT });
+    return z.NEVER;
+  }
+  return key;
+});
+/** Earlier keys, still accepted for decryption while a rotation is under way. */
+const secretsKeys = z.union([z.array(z.string()), z.string()]).transform((value, ctx) => {
+  const list = Array.isArray(value) ? value : value.split(',').map((s) => s.trim()).filter(Boolean);
+  const keys = list.map(decodeSecretsKey);
+  keys.forEach((key, i) => {
+    if (key === null) ctx.addIssue({ code: 'custom', message: `key ${i + 1} of ${keys.length} ${KEY_FORMAT}` });
+  });
+  return keys.filter((key): key is Buffer => key !== null);
+});
 /** Express's `trust proxy`: false, a hop count, or a comma-separated list of addresses/subnets. */
 const trustProxy = z.union([
   z.boolean(),
@@ -133,6 +160,10 @@ const schema = z.object({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   redisKeyPrefix: z.string().regex(/^[A-Za-z0-9:_-]*$/).default('latch:'),
   migrateOnStart: flag.default(true),
+  /** Encrypts TOTP secrets at rest. Unset outside production: read from (or generated into) `secretsKeyFile`. */
+  secretsKey: secretsKey.optional(),
+  secretsKeyFile: z.string().min(1).default('./data/secrets.key'),
+  secretsKeyPrevious: secretsKeys.default([]),
 });
 
 export type ConfigInput = z.input<typeof schema>;
@@ -157,7 +188,8 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   requireEmailVerification: 'REQUIRE_EMAIL_VERIFICATION', smtpUrl: 'SMTP_URL', publicUrl: 'PUBLIC_URL',
   argon2MemoryCost: 'ARGON2_MEMORY_COST', argon2TimeCost: 'ARGON2_TIME_COST', argon2Parallelism: 'ARGON2_PARALLELISM',
   dependencyTimeout: 'DEPENDENCY_TIMEOUT', logLevel: 'LOG_LEVEL', redisKeyPrefix: 'REDIS_KEY_PREFIX',
-  migrateOnStart: 'MIGRATE_ON_START',
+  migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
+  secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS',
 };
 
 export class ConfigError extends Error {
@@ -188,7 +220,11 @@ export function resolveConfig(input: ConfigInput): Config {
   const config = { ...values, cookieSecure: values.cookieSecure ?? production };
   const problems = [...consistencyProblems(config), ...(production ? productionProblems(config) : [])];
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
-  return Object.freeze({ ...config, trustedOrigins: Object.freeze([...config.trustedOrigins]) as string[] });
+  return Object.freeze({
+    ...config,
+    trustedOrigins: Object.freeze([...config.trustedOrigins]) as string[],
+    secretsKeyPrevious: Object.freeze([...config.secretsKeyPrevious]) as Buffer[],
+  });
 }
 
 function consistencyProblems(c: Omit<Config, never>): string[] {
@@ -206,6 +242,12 @@ function productionProblems(c: Omit<Config, never>): string[] {
   if (!c.publicUrl.startsWith('https://')) problems.push('PUBLIC_URL: must be https:// in production (links in mails carry tokens)');
   if (!c.smtpUrl) {
     problems.push('SMTP_URL: must be set in production (without it mails, which carry live reset and verification links, are written to a disk outbox)');
+  }
+  if (!c.secretsKey) {
+    problems.push(
+      'SECRETS_KEY: must be set in production (TOTP secrets are encrypted with it; a key generated into a file on one machine ' +
+        'cannot decrypt what other instances wrote, nor a backup restored elsewhere)',
+    );
   }
   const plain = c.trustedOrigins.filter((o) => !o.startsWith('https://'));
   if (plain.length > 0) problems.push(`TRUSTED_ORIGINS: must all be https:// in production (${plain.join(', ')})`);

@@ -21,7 +21,13 @@ function failure(env: Record<string, string>): ConfigError {
   throw new Error(`expected ${JSON.stringify(env)} to be refused`);
 }
 
-const PRODUCTION = { NODE_ENV: 'production', PUBLIC_URL: 'https://auth.example.com', SMTP_URL: 'smtps://mail.example.com:465' };
+const KEY = Buffer.alloc(32, 1).toString('base64');
+const PRODUCTION = {
+  NODE_ENV: 'production',
+  PUBLIC_URL: 'https://auth.example.com',
+  SMTP_URL: 'smtps://mail.example.com:465',
+  SECRETS_KEY: KEY,
+};
 
 describe('defaults (API.md, "Configuration")', () => {
   it('match the documented table', () => {
@@ -313,6 +319,60 @@ describe('production', () => {
   it('allows development settings outside production', () => {
     expect(() => fromEnv({ COOKIE_SECURE: 'false', TRUST_PROXY: 'true', TRUSTED_ORIGINS: 'http://localhost:5173' })).not.toThrow();
     expect(fromEnv({ NODE_ENV: 'test' }).smtpUrl).toBeUndefined();
+  });
+});
+
+describe('SECRETS_KEY (API.md, "Configuration")', () => {
+  const key = Buffer.alloc(32, 0xfb);
+
+  it('is unset by default, with the key file under ./data and no previous keys', () => {
+    const config = fromEnv({});
+    expect(config.secretsKey).toBeUndefined();
+    expect(config.secretsKeyFile).toBe('./data/secrets.key');
+    expect(config.secretsKeyPrevious).toEqual([]);
+    expect(fromEnv({ SECRETS_KEY_FILE: '/var/lib/latch/key' }).secretsKeyFile).toBe('/var/lib/latch/key');
+  });
+
+  it('accepts 32 bytes in standard or URL-safe base64, padded or not', () => {
+    // 0xfb bytes encode to "+" and "/" in one alphabet, "-" and "_" in the other.
+    for (const text of [key.toString('base64'), key.toString('base64url'), key.toString('base64').replace(/=+$/, ''), ` ${key.toString('base64')}\n`]) {
+      expect(fromEnv({ SECRETS_KEY: text }).secretsKey).toEqual(key);
+    }
+  });
+
+  it.each([
+    ['too short', Buffer.alloc(16, 1).toString('base64')],
+    ['too long', Buffer.alloc(33, 1).toString('base64')],
+    ['hex, not base64', key.toString('hex')],
+    ['stray characters', `${key.toString('base64').slice(0, 20)}!${key.toString('base64').slice(20)}`],
+    ['a passphrase', 'correct horse battery staple'],
+  ])('refuses a key that is %s, naming the variable and not echoing the value', (_, value) => {
+    const error = failure({ SECRETS_KEY: value });
+    expect(error.message).toMatch(/SECRETS_KEY: must be 32 bytes in base64/);
+    expect(error.message).not.toContain(value);
+  });
+
+  it('is required in production, saying why', () => {
+    const { SECRETS_KEY: _, ...withoutKey } = PRODUCTION;
+    const error = failure(withoutKey);
+    expect(error.message).toMatch(/SECRETS_KEY: must be set in production \(TOTP secrets/);
+    expect(error.message).not.toContain('SMTP_URL:');
+    expect(fromEnv(PRODUCTION).secretsKey).toEqual(Buffer.from(KEY, 'base64'));
+  });
+
+  it('SECRETS_KEY_PREVIOUS takes a comma-separated list of keys', () => {
+    const other = Buffer.alloc(32, 2);
+    const config = fromEnv({ SECRETS_KEY_PREVIOUS: `${key.toString('base64url')}, ${other.toString('base64')}` });
+    expect(config.secretsKeyPrevious).toEqual([key, other]);
+    expect(Object.isFrozen(config.secretsKeyPrevious)).toBe(true);
+    expect(resolveConfig({ secretsKeyPrevious: [other.toString('base64')] }).secretsKeyPrevious).toEqual([other]);
+  });
+
+  it('SECRETS_KEY_PREVIOUS refuses a bad entry, saying which, without echoing it', () => {
+    const error = failure({ SECRETS_KEY_PREVIOUS: `${key.toString('base64')},not-a-key` });
+    expect(error.message).toContain('SECRETS_KEY_PREVIOUS: key 2 of 2 must be 32 bytes in base64');
+    expect(error.message).not.toContain('not-a-key');
+    expect(error.message).not.toContain(key.toString('base64'));
   });
 });
 

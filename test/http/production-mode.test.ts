@@ -23,6 +23,7 @@ describe('production mode', () => {
       databaseUrl: `sqlite:${join(dir, `latch-${servers.length}.db`)}`,
       publicUrl: 'https://auth.example.test',
       smtpUrl: 'smtp://127.0.0.1:1',
+      secretsKey: Buffer.alloc(32, 1).toString('base64'),
       ...options,
     });
     servers.push(server);

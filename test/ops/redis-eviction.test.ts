@@ -51,7 +51,12 @@ describe.skipIf(!hasRedisServer)('Redis maxmemory-policy at start (private redis
       ...options,
     });
   };
-  const production: LatchOptions = { nodeEnv: 'production', publicUrl: 'https://auth.example.test', smtpUrl: 'smtp://127.0.0.1:1' };
+  const production: LatchOptions = {
+    nodeEnv: 'production',
+    publicUrl: 'https://auth.example.test',
+    smtpUrl: 'smtp://127.0.0.1:1',
+    secretsKey: Buffer.alloc(32, 1).toString('base64'),
+  };
   const development: LatchOptions = { nodeEnv: 'development' };
   const policyWarnings = () => logs.filter((line) => line.level === WARN && line.msg.includes('maxmemory-policy'));
   /** Clients connected to the private server other than `admin`. */
