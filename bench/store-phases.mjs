@@ -65,6 +65,7 @@ async function openStore(url, admin, fail) {
       userAgent: USER_AGENT,
       epoch: 0,
       methods: ['password'],
+      pending: false,
     };
     await store.insert(session, user, { keepAtMost: KEEP_AT_MOST });
     return session.id;

@@ -164,6 +164,8 @@ const schema = z.object({
   secretsKey: secretsKey.optional(),
   secretsKeyFile: z.string().min(1).default('./data/secrets.key'),
   secretsKeyPrevious: secretsKeys.default([]),
+  /** How long a pending (second step) session lives. */
+  mfaPendingTimeout: duration.prefault('5m'),
 });
 
 export type ConfigInput = z.input<typeof schema>;
@@ -189,7 +191,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   argon2MemoryCost: 'ARGON2_MEMORY_COST', argon2TimeCost: 'ARGON2_TIME_COST', argon2Parallelism: 'ARGON2_PARALLELISM',
   dependencyTimeout: 'DEPENDENCY_TIMEOUT', logLevel: 'LOG_LEVEL', redisKeyPrefix: 'REDIS_KEY_PREFIX',
   migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
-  secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS',
+  secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS', mfaPendingTimeout: 'MFA_PENDING_TIMEOUT',
 };
 
 export class ConfigError extends Error {

@@ -24,6 +24,10 @@ import { CredentialChanges } from './domain/credential-change.js';
 import { PasswordProofs } from './domain/password-proof.js';
 import { ipKey } from './domain/client-key.js';
 import { BackgroundTasks } from './background-tasks.js';
+import { PENDING_MAX_FAILURES, TwoStepService } from './domain/two-step-service.js';
+import { SqlSecondFactorStore } from './adapters/sql/second-factor-store.js';
+import { SecretBox } from './adapters/secret-box.js';
+import { loadSecretsKey } from './adapters/secrets-key.js';
 import { connectRedis, requireNoEviction, type RedisConnection } from './adapters/redis/connection.js';
 import { RedisSessionStore } from './adapters/redis/session-store.js';
 import { openDatabase } from './adapters/sql/database.js';
@@ -149,6 +153,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     config.mailRetryDelays,
     logger,
   );
+  const mails = new MailComposer(config.publicUrl);
   const tokens = new SqlTokenStore(database.db);
   const background = new BackgroundTasks(logger);
   const changes = new CredentialChanges({
@@ -174,7 +179,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     changes,
     proofs,
     mailer,
-    mails: new MailComposer(config.publicUrl),
+    mails,
     credentials,
     passwordPolicy,
     events,
@@ -192,6 +197,25 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     requireEmailVerification: config.requireEmailVerification,
   });
 
+  const twoStep = new TwoStepService({
+    users,
+    sessions,
+    factors: new SqlSecondFactorStore(database.db),
+    sealer: new SecretBox(loadSecretsKey(config), config.secretsKeyPrevious),
+    issuer,
+    changes,
+    proofs,
+    events,
+    mailer,
+    mails,
+    clock,
+    random: cryptoRandom,
+    // Wrong second factors per account, across pending sessions and instances (API.md).
+    accountFailures: limiter('mfa-account', 10, 15 * 60_000),
+    pendingFailures: limiter('mfa-pending', PENDING_MAX_FAILURES, config.mfaPendingTimeout),
+    issuerName: new URL(config.publicUrl).hostname,
+  });
+
   const auth = new AuthService({
     users,
     sessions,
@@ -206,6 +230,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     events,
     verification: recovery,
     requireEmailVerification: config.requireEmailVerification,
+    twoStep,
+    mfaPendingTimeoutMs: config.mfaPendingTimeout,
   });
   const account = new AccountService({
     users,
@@ -223,7 +249,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const cookie = sessionCookie(config.cookieSecure, clock);
   const errorObserver = { dependencyFailed: (dependency: string) => metrics.dependencyErrors.inc({ dependency }) };
   const guards = sessionMiddleware(auth, cookie, { logger, errorObserver });
-  const router = createApiRouter({ config, auth, account, recovery, cookie, guards, clock, logger, errorObserver });
+  const router = createApiRouter({ config, auth, account, recovery, twoStep, cookie, guards, clock, logger, errorObserver });
 
   // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
   // (Redis expires its keys itself).

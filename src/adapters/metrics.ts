@@ -83,6 +83,9 @@ export class LatchMetrics {
         this.logins.inc({ outcome: 'ok' });
         this.sessionsCreated.inc();
         break;
+      case 'mfa_succeeded': // a second step finished: the pending session gave way to a full one
+        this.sessionsCreated.inc();
+        break;
       case 'login_failed':
         this.logins.inc({ outcome: 'failed' });
         break;

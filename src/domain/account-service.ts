@@ -91,7 +91,7 @@ export class AccountService {
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
     const passwordHash = await credentials.hash(password);
-    const changed = await changes.apply(account.id, { passwordHash }, { current: { session: auth.session, client, provenAt: clock.now() } });
+    const changed = await changes.apply(account.id, { passwordHash }, { current: { session: auth.session, client, proven: { at: clock.now() } } });
     if (!changed.ok) throw signedOutMeanwhile();
     await this.record('password_changed', auth, client, { ...(changed.issued ? { sessionId: changed.issued.session.id } : {}), count: changed.ended });
     this.deps.notifyPasswordChanged(changed.user);

@@ -7,6 +7,9 @@ export const authEventTypes = [
   'login_succeeded',
   'login_failed',
   'login_throttled',
+  'mfa_challenged',
+  'mfa_succeeded',
+  'mfa_failed',
   'logout',
   'reauthenticated',
   'reauth_failed',
@@ -18,6 +21,10 @@ export const authEventTypes = [
   'email_change_requested',
   'email_changed',
   'account_deleted',
+  'totp_enabled',
+  'totp_disabled',
+  'recovery_codes_generated',
+  'recovery_code_used',
 ] as const;
 
 export type AuthEventType = (typeof authEventTypes)[number];

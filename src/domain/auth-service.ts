@@ -6,6 +6,7 @@
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
+import type { SecondStepMethod } from './two-step-service.js';
 import { LatchError, RateLimitedError } from './errors.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
@@ -40,6 +41,10 @@ export interface AuthServiceDeps {
   verification: EmailVerification;
   /** REQUIRE_EMAIL_VERIFICATION: no session until the address is verified. */
   requireEmailVerification: boolean;
+  /** Which second step an account needs after its password (TwoStepService). */
+  twoStep: { methodsFor(userId: string): Promise<SecondStepMethod[]> };
+  /** MFA_PENDING_TIMEOUT: how long a pending (second step) session lives. */
+  mfaPendingTimeoutMs: number;
 }
 
 /** What registration needs from the mail side (RecoveryService). */
@@ -52,6 +57,11 @@ export interface EmailVerification {
  * With REQUIRE_EMAIL_VERIFICATION a registration never signs in, and a new address and a taken
  * one get the same answer (the owner of a taken one is told by mail instead).
  */
+export type LoginOutcome =
+  | { kind: 'signed_in'; issued: IssuedSession }
+  /** The password was right; a pending session waits for the second step (`methods`). */
+  | { kind: 'mfa_required'; issued: IssuedSession; methods: SecondStepMethod[] };
+
 export type RegisterOutcome = { kind: 'signed_in'; issued: IssuedSession } | { kind: 'verification_pending' };
 
 /** A new account's credential epoch (the column's default). */
@@ -102,7 +112,7 @@ export class AuthService {
   async login(
     input: { email: string; password: string; rememberMe: boolean },
     client: ClientInfo,
-  ): Promise<IssuedSession> {
+  ): Promise<LoginOutcome> {
     const { users, credentials, issuer, loginThrottle } = this.deps;
     const email = normalizeEmail(input.email);
     // Counted before anything is checked, for known and unknown addresses alike.
@@ -128,20 +138,26 @@ export class AuthService {
     if (this.deps.requireEmailVerification && !account.emailVerified) {
       throw new LatchError('email_unverified', 'Verify your email address first: follow the link we mailed you');
     }
+    // Only now, with the password proven, is it asked whether the account has a second factor:
+    // a wrong password answers the same for every account (API.md, "Two-step sign-in").
+    const secondStep = await this.deps.twoStep.methodsFor(account.id);
     // The epoch read with the hash: if a reset, password change or deletion landed while the
     // password was being checked, the store refuses this session (THREATS.md, item 2).
-    const issued = await issuer.issue(
-      publicUser(account),
-      account.credentialEpoch,
-      { rememberMe: input.rememberMe, methods: ['password'] },
-      client,
-    );
+    const user = publicUser(account);
+    const issued =
+      secondStep.length > 0
+        ? await issuer.issuePending(user, account.credentialEpoch, { rememberMe: input.rememberMe, timeoutMs: this.deps.mfaPendingTimeoutMs }, client)
+        : await issuer.issue(user, account.credentialEpoch, { rememberMe: input.rememberMe, methods: ['password'] }, client);
     if (!issued) {
       await this.record('login_failed', account.id, client);
       throw invalidCredentials();
     }
+    if (secondStep.length > 0) {
+      await this.record('mfa_challenged', account.id, client, issued.session.id);
+      return { kind: 'mfa_required', issued, methods: secondStep };
+    }
     await this.record('login_succeeded', account.id, client, issued.session.id);
-    return issued;
+    return { kind: 'signed_in', issued };
   }
 
   /**

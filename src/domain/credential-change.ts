@@ -17,7 +17,7 @@
 import type { TokenStore } from './one-time-tokens.js';
 import type { CredentialUpdate, SessionStore, UserRepository } from './ports.js';
 import type { SessionRecord } from './session.js';
-import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import type { ClientInfo, IssuedSession, RotationProofs, SessionIssuer } from './session-issuer.js';
 import type { User } from './user.js';
 
 export interface CredentialChangeDeps {
@@ -41,7 +41,7 @@ export interface CredentialChangeOptions {
    */
   ifEpoch?: number;
   /** The session that made the change, to be replaced rather than ended. */
-  current?: { session: SessionRecord; client: ClientInfo; /** The password was proven again now. */ provenAt?: number };
+  current?: { session: SessionRecord; client: ClientInfo; proven?: RotationProofs };
 }
 
 export type CredentialChangeOutcome =
@@ -90,7 +90,7 @@ export class CredentialChanges {
     let issued: IssuedSession | null = null;
     // Only a session that still exists is replaced: one ended meanwhile stays ended.
     if (current && (await sessions.delete(current.session.id))) {
-      issued = await issuer.rotate(current.session, user, epoch, current.client, current.provenAt);
+      issued = await issuer.rotate(current.session, user, epoch, current.client, current.proven);
     }
     const ended = await sessions.deleteByUser(user.id, { epoch, ...(issued ? { keepSessionId: issued.session.id } : {}) });
     return issued ? { ended, issued } : { ended };

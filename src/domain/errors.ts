@@ -17,6 +17,11 @@ export const errorCodes = [
   'unsupported_media_type',
   'payload_too_large',
   'rate_limited',
+  'mfa_required',
+  'invalid_code',
+  'already_enabled',
+  'no_pending_setup',
+  'mfa_not_enabled',
   'unavailable',
   'internal',
 ] as const;

@@ -83,6 +83,22 @@ export class MailComposer {
     ]);
   }
 
+  recoveryCodeUsedNotice(to: string, name: Greeting, left: number): Mail {
+    return this.compose(to, 'A recovery code was used to sign in', name, [
+      `A recovery code was just used to sign in to your account. ${left} of your recovery codes are left.`,
+      'If this was not you, change your password now and make new recovery codes from your account page.',
+    ]);
+  }
+
+  twoStepChangedNotice(to: string, name: Greeting, state: 'on' | 'off'): Mail {
+    return this.compose(to, state === 'on' ? 'Two-step sign-in is on' : 'Two-step sign-in is off', name, [
+      state === 'on'
+        ? 'Two-step sign-in was just turned on for your account: signing in now also takes a code from your authenticator app. Every other session was signed out.'
+        : 'Two-step sign-in was just turned off for your account: a password alone signs in now. Every other session was signed out.',
+      'If this was not you, reset your password right away.',
+    ]);
+  }
+
   emailChangeAttemptNotice(to: string, name: Greeting): Mail {
     return this.compose(to, 'Someone tried to move an account to your address', name, [
       'Someone signed in to another account asked to change its address to this one, which already has an account.',

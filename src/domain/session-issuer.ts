@@ -9,6 +9,14 @@ import type { SessionPolicy, SessionRecord } from './session.js';
 import { newSessionCredentials } from './session-token.js';
 import type { User } from './user.js';
 
+/** What a rotation's request proved beyond its predecessor's sign-in. */
+export interface RotationProofs {
+  /** The password was proven again now. */
+  at?: number;
+  /** Factors proven now (a confirmed authenticator app), added to the session's methods. */
+  methods?: AuthMethod[];
+}
+
 /** Where a request came from, recorded on the session for the owner to see. */
 export interface ClientInfo {
   ip: string;
@@ -48,23 +56,37 @@ export class SessionIssuer {
   ): Promise<IssuedSession | null> {
     const now = this.deps.clock.now();
     const { rememberMe, methods } = options;
-    return this.store(user, { createdAt: now, authenticatedAt: now, rememberMe, epoch, methods }, client);
+    return this.store(user, { createdAt: now, authenticatedAt: now, rememberMe, epoch, methods, pending: false }, client);
+  }
+
+  /**
+   * A pending session after a right password for an account with a second factor: it lives
+   * `timeoutMs` at most and never slides; `rememberMe` is kept for the session the second step
+   * will issue.
+   */
+  issuePending(user: User, epoch: number, options: { rememberMe: boolean; timeoutMs: number }, client: ClientInfo): Promise<IssuedSession | null> {
+    const now = this.deps.clock.now();
+    const origin = { createdAt: now, authenticatedAt: now, rememberMe: options.rememberMe, epoch, methods: ['password' as const], pending: true };
+    return this.store(user, origin, client, now + options.timeoutMs);
   }
 
   /**
    * A new id and secret for the same sign-in (after a credential change, a new address): the
    * successor keeps its predecessor's creation time, so the absolute lifetime does not restart,
-   * and its last password proof unless `provenAt` says the password was proven again now.
+   * and its proofs, plus what `proven` says this request proved.
    */
-  rotate(predecessor: SessionRecord, user: User, epoch: number, client: ClientInfo, provenAt = predecessor.authenticatedAt): Promise<IssuedSession | null> {
-    const { createdAt, rememberMe, methods } = predecessor;
-    return this.store(user, { createdAt, authenticatedAt: provenAt, rememberMe, epoch, methods: [...methods] }, client);
+  rotate(predecessor: SessionRecord, user: User, epoch: number, client: ClientInfo, proven: RotationProofs = {}): Promise<IssuedSession | null> {
+    const { createdAt, rememberMe } = predecessor;
+    const authenticatedAt = proven.at ?? predecessor.authenticatedAt;
+    const methods = [...predecessor.methods, ...(proven.methods ?? []).filter((m) => !predecessor.methods.includes(m))];
+    return this.store(user, { createdAt, authenticatedAt, rememberMe, epoch, methods, pending: false }, client);
   }
 
   private async store(
     user: User,
-    origin: Pick<SessionRecord, 'createdAt' | 'authenticatedAt' | 'rememberMe' | 'epoch' | 'methods'>,
+    origin: Pick<SessionRecord, 'createdAt' | 'authenticatedAt' | 'rememberMe' | 'epoch' | 'methods' | 'pending'>,
     client: ClientInfo,
+    expiresAt?: number,
   ): Promise<IssuedSession | null> {
     const { sessions, sessionPolicy, clock, random, maxSessionsPerUser } = this.deps;
     const now = clock.now();
@@ -75,7 +97,7 @@ export class SessionIssuer {
       secretHash: credentials.secretHash,
       ...origin,
       lastSeenAt: now,
-      expiresAt: sessionPolicy.expiresAt(origin, now),
+      expiresAt: expiresAt ?? sessionPolicy.expiresAt(origin, now),
       ip: client.ip,
       userAgent: [...client.userAgent].slice(0, USER_AGENT_MAX_LENGTH).join(''), // whole code points
     };

@@ -23,6 +23,12 @@ export interface SessionRecord {
   epoch: number;
   /** How the session was proven, in order (its assurance level follows: `assuranceOf`). */
   methods: AuthMethod[];
+  /**
+   * A pending session (API.md, "Two-step sign-in"): the password was right, the second step is
+   * still to come. It can do nothing but finish that step or log out, is never listed, and
+   * does not slide.
+   */
+  pending: boolean;
 }
 
 export interface SessionTimeouts {
@@ -57,6 +63,7 @@ export class SessionPolicy {
 
   check(session: SessionRecord, now: number): SessionCheck {
     if (now >= session.expiresAt) return { state: 'expired' };
+    if (session.pending) return { state: 'valid' }; // a pending session's few minutes never slide
     if (now - session.lastSeenAt < this.touchIntervalMs) return { state: 'valid' };
     return { state: 'renew', lastSeenAt: now, expiresAt: this.expiresAt(session, now) };
   }

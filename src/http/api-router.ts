@@ -20,12 +20,15 @@ import type { SessionMiddleware } from './middleware/session.js';
 import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
 import { recoveryRoutes } from './routes/recovery.js';
+import { mfaRoutes } from './routes/mfa.js';
+import type { TwoStepService } from '../domain/two-step-service.js';
 
 export interface ApiRouterDeps {
   config: Config;
   auth: AuthService;
   account: AccountService;
   recovery: RecoveryService;
+  twoStep: TwoStepService;
   cookie: SessionCookie;
   guards: SessionMiddleware;
   clock: Clock;
@@ -43,6 +46,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   authRoutes(router, routeDeps);
   accountRoutes(router, routeDeps);
   recoveryRoutes(router, routeDeps);
+  mfaRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   router.use(errorHandler(deps.logger, deps.errorObserver));
   return router;

@@ -22,6 +22,11 @@ const STATUS: Record<ErrorCode, number> = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  mfa_required: 401,
+  invalid_code: 401,
+  already_enabled: 409,
+  no_pending_setup: 409,
+  mfa_not_enabled: 409,
   internal: 500,
   unavailable: 503,
 };

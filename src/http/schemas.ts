@@ -51,6 +51,11 @@ export const loginBody = z.object({
 export const passwordProofBody = z.object({ password: passwordSchema });
 export const changePasswordBody = z.object({ currentPassword: passwordSchema, newPassword: passwordSchema });
 
+/** A code from an authenticator app or a recovery code, as typed (spaces and dashes allowed). */
+const codeSchema = z.string().trim().min(1, 'Code is required').max(64, 'Code is too long');
+export const mfaCodeBody = z.object({ code: codeSchema });
+export const mfaVerifyBody = z.object({ method: z.enum(['totp', 'recovery_code']), code: codeSchema });
+
 export const emailBody = z.object({ email: loginEmail() });
 export const tokenBody = z.object({ token: z.string().max(200) });
 export const resetPasswordBody = z.object({ token: z.string().max(200), password: passwordSchema });

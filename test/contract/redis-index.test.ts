@@ -30,7 +30,7 @@ for (const [name, available, url] of [
         const { id, secretHash } = newSessionCredentials(random, user.id);
         const session: SessionRecord = {
           id, userId: user.id, secretHash, createdAt: now, lastSeenAt: now, expiresAt: now + 3_600_000,
-          rememberMe: false, authenticatedAt: now, ip: '203.0.113.7', userAgent: 'index-test', epoch: 0, methods: ['password'],
+          rememberMe: false, authenticatedAt: now, ip: '203.0.113.7', userAgent: 'index-test', epoch: 0, methods: ['password'], pending: false,
         };
         await store.insert(session, user, { keepAtMost: 50 });
         const index = `${prefix}{${userSlotTag(user.id)}}:i:${user.id.replace(/-/g, '')}`;

@@ -77,6 +77,7 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
         userAgent: 'Mozilla/5.0 (X11; Linux x86_64) contract-test ✓',
         epoch: 0,
         methods: ['password'],
+        pending: false,
         ...overrides,
       };
     }

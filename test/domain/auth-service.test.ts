@@ -1,6 +1,6 @@
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { AuthService, type ClientInfo } from '../../src/domain/auth-service.js';
+import { AuthService, type ClientInfo, type IssuedSession, type LoginOutcome } from '../../src/domain/auth-service.js';
 import { Credentials } from '../../src/domain/credentials.js';
 import { LatchError, type RateLimitedError } from '../../src/domain/errors.js';
 import { SessionIssuer } from '../../src/domain/session-issuer.js';
@@ -63,6 +63,8 @@ beforeEach(() => {
     events,
     verification: { sendVerification: async () => {}, notifySignupAttempt: async () => {} },
     requireEmailVerification: false,
+    twoStep: { methodsFor: async () => [] }, // one-step accounts here; two-step has its own suite
+    mfaPendingTimeoutMs: 5 * MINUTE,
   });
 });
 
@@ -74,6 +76,12 @@ async function rejection(promise: Promise<unknown>): Promise<LatchError> {
     return error as LatchError;
   }
   throw new Error('expected a LatchError, got success');
+}
+
+/** A login that signed in (these accounts have no second step). */
+function signedIn(outcome: LoginOutcome): IssuedSession {
+  if (outcome.kind !== 'signed_in') throw new Error('expected a signed-in login');
+  return outcome.issued;
 }
 
 async function register(email = 'ada@example.com', password = PASSWORD, name = 'Ada Lovelace') {
@@ -161,7 +169,7 @@ describe('login', () => {
     const tokens = new Set([registered.token]);
     const ids = new Set([registered.session.id]);
     for (let i = 0; i < 5; i++) {
-      const issued = await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client);
+      const issued = signedIn(await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client));
       expect(issued.user.id).toBe(registered.user.id);
       tokens.add(issued.token);
       ids.add(issued.session.id);
@@ -173,7 +181,7 @@ describe('login', () => {
 
   it('normalizes the email and returns the public user', async () => {
     const registered = await register();
-    const issued = await auth.login({ email: ' ADA@EXAMPLE.COM ', password: PASSWORD, rememberMe: false }, client);
+    const issued = signedIn(await auth.login({ email: ' ADA@EXAMPLE.COM ', password: PASSWORD, rememberMe: false }, client));
     expect(issued.user).toEqual(registered.user);
     expect(issued.user).not.toHaveProperty('passwordHash');
   });
@@ -181,7 +189,7 @@ describe('login', () => {
   it('gives a remember-me session the remember-me timeout', async () => {
     await register();
     clock.advance(HOUR);
-    const issued = await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: true }, client);
+    const issued = signedIn(await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: true }, client));
     expect(issued.session.rememberMe).toBe(true);
     expect(issued.session.expiresAt).toBe(clock.now() + 30 * DAY);
     expect(issued.session.createdAt).toBe(clock.now());
@@ -236,9 +244,9 @@ describe('login', () => {
     const registered = await register('wide@example.com', fullWidth, 'Wide Keys');
     expect(hasher.calls[0]).toEqual({ method: 'hash', password: PASSWORD });
 
-    const ascii = await auth.login({ email: 'wide@example.com', password: PASSWORD, rememberMe: false }, client);
+    const ascii = signedIn(await auth.login({ email: 'wide@example.com', password: PASSWORD, rememberMe: false }, client));
     expect(ascii.user.id).toBe(registered.user.id);
-    const wide = await auth.login({ email: 'wide@example.com', password: fullWidth, rememberMe: false }, client);
+    const wide = signedIn(await auth.login({ email: 'wide@example.com', password: fullWidth, rememberMe: false }, client));
     expect(wide.user.id).toBe(registered.user.id);
   });
 });
@@ -344,7 +352,7 @@ describe('authenticate', () => {
 describe('logout', () => {
   it('deletes the record on the server: the token stops working', async () => {
     const issued = await register();
-    const other = await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client);
+    const other = signedIn(await auth.login({ email: 'ada@example.com', password: PASSWORD, rememberMe: false }, client));
     await auth.logout({ ...issued, renewed: false }, client);
     expect(sessions.peek(issued.session.id)).toBeUndefined();
     expect(events.events.at(-1)).toMatchObject({ type: 'logout', userId: issued.user.id, sessionId: issued.session.id, ip: client.ip });

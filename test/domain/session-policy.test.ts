@@ -32,6 +32,7 @@ function session(overrides: Partial<SessionRecord> & { rememberMe?: boolean } = 
     userAgent: 'test',
     epoch: 0,
     methods: ['password'],
+    pending: false,
   };
 }
 

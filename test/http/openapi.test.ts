@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ValidateFunction } from 'ajv';
 import { createServerApp } from '../../src/http/server-app.js';
 import { openApiDocument } from '../../src/http/openapi/document.js';
+import { totpCode } from '../../src/domain/totp.js';
 import { describeOnBackends, sqlite } from '../support/backends.js';
 import { Client, STRONG_PASSWORD, signedUp, uniqueEmail, type Reply } from '../support/server.js';
 
@@ -299,6 +300,33 @@ describeOnBackends(
         204,
       );
       conforms(await client.get('/api/auth/me'), 'get', '/api/auth/me', 401);
+    });
+
+    it('two-step endpoints answer as documented', async () => {
+      const url = server().url;
+      const { client, email } = await signedUp(url);
+      conforms(await client.get('/api/auth/mfa'), 'get', '/api/auth/mfa', 200);
+      conforms(await client.post('/api/auth/mfa/recovery-codes'), 'post', '/api/auth/mfa/recovery-codes', 409);
+      conforms(await client.post('/api/auth/mfa/totp/confirm', { code: '123456' }), 'post', '/api/auth/mfa/totp/confirm', 409);
+      const setup = await client.post('/api/auth/mfa/totp');
+      conforms(setup, 'post', '/api/auth/mfa/totp', 200);
+      conforms(await client.post('/api/auth/mfa/totp/confirm', { code: '000000' }), 'post', '/api/auth/mfa/totp/confirm', 401);
+      // The code of the step before now: the next uses below take the current and the next step.
+      const code = (offset: number) => totpCode(setup.body.secret, Date.now() + offset * 30_000);
+      acceptsBody('post', '/api/auth/mfa/totp/confirm', { code: code(-1) });
+      conforms(await client.post('/api/auth/mfa/totp/confirm', { code: code(-1) }), 'post', '/api/auth/mfa/totp/confirm', 200);
+      conforms(await client.post('/api/auth/mfa/totp'), 'post', '/api/auth/mfa/totp', 409);
+      conforms(await client.post('/api/auth/mfa/recovery-codes'), 'post', '/api/auth/mfa/recovery-codes', 200);
+
+      const browser = new Client(url);
+      conforms(await browser.post('/api/auth/login', { email, password: STRONG_PASSWORD }), 'post', '/api/auth/login', 200);
+      conforms(await browser.get('/api/auth/me'), 'get', '/api/auth/me', 401);
+      conforms(await browser.post('/api/auth/mfa/verify', { method: 'totp', code: '000000' }), 'post', '/api/auth/mfa/verify', 401);
+      acceptsBody('post', '/api/auth/mfa/verify', { method: 'totp', code: code(1) });
+      conforms(await browser.post('/api/auth/mfa/verify', { method: 'totp', code: code(1) }), 'post', '/api/auth/mfa/verify', 200);
+      conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: 'wrong-password-x' } }), 'delete', '/api/auth/mfa/totp', 401);
+      conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } }), 'delete', '/api/auth/mfa/totp', 204);
+      conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } }), 'delete', '/api/auth/mfa/totp', 404);
     });
 
     it('errors have the documented shape and status: 400, 403, 409, 413, 415, 429, 404', async () => {

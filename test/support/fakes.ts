@@ -181,7 +181,7 @@ export class InMemorySessionStore implements SessionStore {
     this.calls.listByUser++;
     const epoch = (await this.epochOf(userId)) ?? Infinity;
     return [...this.sessions.values()]
-      .filter((s) => s.userId === userId && s.expiresAt > now && s.epoch >= epoch)
+      .filter((s) => s.userId === userId && s.expiresAt > now && s.epoch >= epoch && !s.pending)
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
       .map(copy);
   }

@@ -35,6 +35,7 @@ export async function startServer(options: LatchOptions): Promise<TestServer> {
     registerIpMax: 100_000,
     loginIpMaxFailures: 100_000,
     outboxDir: mkdtempSync(join(tmpdir(), 'latch-outbox-')),
+    secretsKeyFile: join(mkdtempSync(join(tmpdir(), 'latch-keys-')), 'secrets.key'),
   };
   const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
   const server: Server = createServerApp(latch).listen(0, '127.0.0.1');

@@ -18,7 +18,7 @@
  *
  * A session (format 2) is 63 bytes plus the IP, packed with Lua's struct (big-endian):
  *   1 version | 16 user id | 16 digest of the secret | 6 createdAt ms | 6 lastSeenAt ms |
- *   6 authenticatedAt ms | 1 flags (1 = remember me) | 6 user-agent reference | 3 epoch |
+ *   6 authenticatedAt ms | 1 flags (1 = remember me, 2 = pending) | 6 user-agent reference | 3 epoch |
  *   2 methods (how it was proven, in order: four 4-bit codes, see session-store.ts) | IP
  * so the hot read is one small GET and sliding renewal is a 6-byte SETRANGE. Storing the user
  * agent once instead of in every session is what keeps a session near 300 bytes in Redis.

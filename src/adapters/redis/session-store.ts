@@ -17,6 +17,7 @@ type PackedFields = [string, string, number, number, number, number, number, str
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REMEMBER_ME = 1;
+const PENDING = 2;
 const MAX_EPOCH = 0xffffff;
 
 export class RedisSessionStore implements SessionStore {
@@ -44,7 +45,7 @@ export class RedisSessionStore implements SessionStore {
         String(session.createdAt),
         String(session.lastSeenAt),
         String(session.authenticatedAt),
-        String(session.rememberMe ? REMEMBER_ME : 0),
+        String((session.rememberMe ? REMEMBER_ME : 0) | (session.pending ? PENDING : 0)),
         userAgentRef(session.userAgent),
         session.ip,
         session.userAgent,
@@ -91,7 +92,7 @@ export class RedisSessionStore implements SessionStore {
     const sessions: SessionRecord[] = [];
     for (let i = 0; i < reply.length; i += 2) sessions.push(decodeSession(reply[i] as string, reply[i + 1] as PackedFields));
     return sessions
-      .filter((s) => s.expiresAt > now)
+      .filter((s) => s.expiresAt > now && !s.pending) // a second step still to come is not listed
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt || b.createdAt - a.createdAt);
   }
 
@@ -159,6 +160,7 @@ function decodeSession(id: string, f: PackedFields): SessionRecord {
     userAgent,
     epoch: Number(epoch),
     methods: unpackMethods(Number(methods)),
+    pending: (Number(flags) & PENDING) !== 0,
   };
 }
 

@@ -100,6 +100,28 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('sessions').addColumn('methods', 'text', (c) => c.notNull().defaultTo('password')).execute();
       },
     },
+    // Two-step sign-in: pending sessions, authenticator-app secrets (sealed), recovery codes
+    // (SHA-256 of each). Both factor tables go with the user.
+    '0007_two_step': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('sessions').addColumn('pending', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema
+          .createTable('totp_factors')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('sealed_secret', 'text', (c) => c.notNull())
+          .addColumn('confirmed', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('last_step', 'bigint', (c) => c.notNull().defaultTo(-1))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('recovery_codes')
+          .addColumn('code_hash', bytes, (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('recovery_codes_user').on('recovery_codes').column('user_id').execute();
+      },
+    },
   };
 }
 

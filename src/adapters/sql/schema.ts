@@ -25,6 +25,22 @@ export interface SessionsTable {
   epoch: number;
   /** Comma-separated AuthMethods, in order. */
   methods: string;
+  pending: number;
+}
+
+export interface TotpFactorsTable {
+  user_id: string;
+  sealed_secret: string;
+  confirmed: number;
+  /** The last time step accepted (-1: none yet). */
+  last_step: number;
+  created_at: number;
+}
+
+export interface RecoveryCodesTable {
+  code_hash: Buffer;
+  user_id: string;
+  created_at: number;
 }
 
 export interface MigrationsTable {
@@ -57,6 +73,8 @@ export interface Database {
   sessions: SessionsTable;
   auth_events: AuthEventsTable;
   one_time_tokens: OneTimeTokensTable;
+  totp_factors: TotpFactorsTable;
+  recovery_codes: RecoveryCodesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -106,6 +106,7 @@ export class SqlSessionStore implements SessionStore {
         .selectAll('sessions')
         .where('sessions.user_id', '=', userId)
         .where('sessions.expires_at', '>', now)
+        .where('sessions.pending', '=', 0) // a second step still to come is not a session to list
         .whereRef('sessions.epoch', '=', 'users.credential_epoch')
         .orderBy('sessions.last_seen_at', 'desc')
         .orderBy('sessions.created_at', 'desc')
@@ -151,6 +152,7 @@ function toRow(session: SessionRecord) {
     user_agent: session.userAgent,
     epoch: session.epoch,
     methods: session.methods.join(','),
+    pending: session.pending ? 1 : 0,
   };
 }
 
@@ -168,5 +170,6 @@ function toSession(row: Selectable<SessionsTable>): SessionRecord {
     userAgent: row.user_agent,
     epoch: Number(row.epoch),
     methods: row.methods.split(',') as AuthMethod[],
+    pending: Boolean(row.pending),
   };
 }

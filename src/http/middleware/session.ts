@@ -1,6 +1,11 @@
 /**
  * Loads the session named by the cookie, once per request, and exposes it as `req.latch`.
  * `requireAuth` / `requireGuest` are the guards API.md calls "user" and "guest" routes.
+ *
+ * A pending session (a second step still to come) is never `req.latch`: every "user" route
+ * answers it 401 `mfa_required`, every "guest" route treats it as a guest, and only the routes
+ * that finish the second step (`requirePending`) or log out (`requireSession`) see it, as
+ * `req.latchPending`. So a route can only let a pending session in by asking for it.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
@@ -13,6 +18,8 @@ declare module 'express-serve-static-core' {
   interface Request {
     /** The signed-in user and session, set by Latch's session middleware; undefined for guests. */
     latch?: Authenticated;
+    /** A pending sign-in waiting for its second step; set instead of `latch`. */
+    latchPending?: Authenticated;
   }
 }
 
@@ -23,6 +30,10 @@ export interface SessionMiddleware {
   loadSession: RequestHandler;
   requireAuth: RequestHandler;
   requireGuest: RequestHandler;
+  /** Only a pending session (the second step's routes): 401 `mfa_required` otherwise. */
+  requirePending: RequestHandler;
+  /** A signed-in or a pending session (logout). */
+  requireSession: RequestHandler;
 }
 
 /**
@@ -46,6 +57,10 @@ export function sessionMiddleware(
     const result = await auth.authenticate(token);
     if (!result) {
       cookie.clear(res); // a dead cookie is of no use to the browser
+      return;
+    }
+    if (result.session.pending) {
+      req.latchPending = result;
       return;
     }
     req.latch = result;
@@ -75,7 +90,17 @@ export function sessionMiddleware(
 
   return {
     loadSession: guard(() => undefined),
-    requireAuth: guard((req) => (req.latch ? undefined : new LatchError('unauthorized', 'Authentication required'))),
+    requireAuth: guard((req) => {
+      if (req.latch) return undefined;
+      if (req.latchPending) return new LatchError('mfa_required', 'Finish signing in with your second step first');
+      return new LatchError('unauthorized', 'Authentication required');
+    }),
+    requirePending: guard((req) =>
+      req.latchPending ? undefined : new LatchError('mfa_required', 'No second step is waiting here; sign in again'),
+    ),
+    requireSession: guard((req) =>
+      req.latch || req.latchPending ? undefined : new LatchError('unauthorized', 'Authentication required'),
+    ),
     requireGuest: guard((req) =>
       req.latch ? new LatchError('already_authenticated', 'Already signed in; log out first') : undefined,
     ),

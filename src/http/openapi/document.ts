@@ -65,7 +65,8 @@ function errorsFor(op: OperationSpec): Map<number, ErrorCode[]> {
   }
   for (const [status, codes] of Object.entries(op.errors ?? {})) add(Number(status), ...(codes ?? []));
   if (api) {
-    if (op.access === 'user' || op.access === 'reauth') add(401, 'unauthorized');
+    if (op.access === 'user' || op.access === 'reauth') add(401, 'unauthorized', 'mfa_required');
+    if (op.access === 'pending') add(401, 'mfa_required');
     if (op.access === 'reauth') add(403, 'reauth_required');
     if (op.method !== 'get') {
       add(403, 'csrf');

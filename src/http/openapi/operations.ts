@@ -6,7 +6,7 @@ import type { JsonSchema, requestSchemas } from './schemas.js';
 
 /* ------------------------------------------------------------------ operations */
 
-export type Access = 'guest' | 'user' | 'reauth' | 'anyone' | 'metrics';
+export type Access = 'guest' | 'user' | 'reauth' | 'pending' | 'anyone' | 'metrics';
 export type Method = 'get' | 'post' | 'delete';
 
 export interface Success {
@@ -23,7 +23,7 @@ export interface OperationSpec {
   method: Method;
   path: string;
   operationId: string;
-  tag: 'Authentication' | 'Sessions' | 'Account' | 'Recovery' | 'Operations' | 'Documentation';
+  tag: 'Authentication' | 'Two-step sign-in' | 'Sessions' | 'Account' | 'Recovery' | 'Operations' | 'Documentation';
   summary: string;
   description?: string;
   access: Access;
@@ -40,6 +40,7 @@ export const ACCESS_TEXT: Record<Access, string> = {
   user: 'Needs a valid session cookie (401 `unauthorized` otherwise).',
   reauth:
     'Needs a valid session cookie whose password was proven (login or reauth) within REAUTH_WINDOW (default 10 min); 403 `reauth_required` otherwise.',
+  pending: 'Needs a pending session: the cookie set by a password login that answered `mfaRequired`. Anything else gets 401 `mfa_required` (sign in again).',
   anyone: 'Open to anyone, signed in or not.',
   metrics:
     'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required. In production (NODE_ENV=production) without METRICS_TOKEN it is not served (404).',
@@ -69,10 +70,12 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Authentication',
     summary: 'Sign in',
     description:
-      'Always issues a NEW session cookie (never reuses one). LOGIN_MAX_FAILURES (default 5 per 15m) failed logins per account and client IP lead to 429.',
+      'Always issues a NEW session cookie (never reuses one). LOGIN_MAX_FAILURES (default 5 per 15m) failed logins per account and client IP lead to 429. For an account with two-step sign-in on, the right password answers `{mfaRequired, methods}` and the cookie is a pending session (MFA_PENDING_TIMEOUT, default 5 min; it can only finish the second step or log out). A wrong password answers the same for every account.',
     access: 'guest',
     body: 'LoginRequest',
-    success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
+    success: [
+      { status: 200, description: 'Signed in, or a second step is needed; a new session cookie is set either way', schema: 'LoginResponse', setsCookie: true },
+    ],
     errors: { 401: ['invalid_credentials'], 403: ['email_unverified'] },
   },
   {
@@ -298,5 +301,75 @@ export const OPERATIONS: OperationSpec[] = [
       },
     ],
     errors: { 401: ['unauthorized'], 404: ['not_found'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/verify',
+    operationId: 'verifySecondStep',
+    tag: 'Two-step sign-in',
+    summary: 'Finish a sign-in with the second step',
+    description:
+      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again) or a recovery code (works once; the owner is told by mail). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the pending one. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
+    access: 'pending',
+    body: 'MfaVerifyRequest',
+    success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
+    errors: { 401: ['invalid_code', 'mfa_required'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/mfa',
+    operationId: 'secondFactors',
+    tag: 'Two-step sign-in',
+    summary: 'My second factors',
+    access: 'user',
+    success: [{ status: 200, description: 'Which factors are on, and how many recovery codes are left', schema: 'MfaStatus' }],
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/totp',
+    operationId: 'startTotpSetup',
+    tag: 'Two-step sign-in',
+    summary: 'Set up an authenticator app',
+    description: 'A new secret, pending until confirmed with a code from the app (a new call replaces an unconfirmed secret). Stored encrypted (AES-256-GCM under SECRETS_KEY).',
+    access: 'reauth',
+    success: [{ status: 200, description: 'The secret and its otpauth:// URI', schema: 'TotpSetup' }],
+    errors: { 409: ['already_enabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/totp/confirm',
+    operationId: 'confirmTotp',
+    tag: 'Two-step sign-in',
+    summary: 'Turn the authenticator app on',
+    description:
+      'With a code from the app. A credential change: every other session, mailed link and login in flight ends; the current session goes on under a new cookie as aal2 (methods + `totp`). The first second factor comes with 10 recovery codes, shown once.',
+    access: 'reauth',
+    body: 'MfaCodeRequest',
+    success: [{ status: 200, description: 'On; the session cookie is rotated', schema: 'TotpConfirmed', setsCookie: true }],
+    errors: { 401: ['invalid_code'], 409: ['no_pending_setup'] },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/mfa/totp',
+    operationId: 'disableTotp',
+    tag: 'Two-step sign-in',
+    summary: 'Turn the authenticator app off',
+    description:
+      'With the password. With no second factor left, the recovery codes are deleted and two-step sign-in is off: a credential change (every other session, mailed link and login in flight ends; this session goes on under a new cookie).',
+    access: 'reauth',
+    body: 'PasswordProofRequest',
+    success: [{ status: 204, description: 'Off (no body); the session cookie is rotated', setsCookie: true }],
+    errors: { 401: ['invalid_credentials'], 404: ['not_found'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/recovery-codes',
+    operationId: 'regenerateRecoveryCodes',
+    tag: 'Two-step sign-in',
+    summary: 'Make a new set of recovery codes',
+    description: 'Every older code stops working.',
+    access: 'reauth',
+    success: [{ status: 200, description: 'The new set, shown once', schema: 'RecoveryCodes' }],
+    errors: { 409: ['mfa_not_enabled'] },
   },
 ];

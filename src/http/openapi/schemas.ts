@@ -12,6 +12,8 @@ import {
   changePasswordBody,
   emailBody,
   loginBody,
+  mfaCodeBody,
+  mfaVerifyBody,
   passwordProofBody,
   registerBody,
   resetPasswordBody,
@@ -96,6 +98,37 @@ responses.add(
   }),
   { id: 'EventsResponse' },
 );
+const secondStepMethods = z.array(z.enum(['totp', 'recovery_code', 'passkey'])).min(1);
+const mfaRequiredSchema = z
+  .strictObject({ mfaRequired: z.literal(true), methods: secondStepMethods.describe('The second steps this account can finish with') })
+  .describe('The password was right; a pending session cookie is set: finish with POST /api/auth/mfa/verify.');
+responses.add(mfaRequiredSchema, { id: 'MfaRequired' });
+responses.add(z.union([z.strictObject({ user: userResponseSchema }), mfaRequiredSchema]), { id: 'LoginResponse' });
+const passkeySchema = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  createdAt: timestamp,
+  lastUsedAt: timestamp.nullable(),
+  backedUp: z.boolean(),
+});
+responses.add(
+  z.strictObject({
+    totp: z.boolean().describe('An authenticator app is on'),
+    passkeys: z.array(passkeySchema),
+    recoveryCodesLeft: z.number().int().min(0),
+  }),
+  { id: 'MfaStatus' },
+);
+responses.add(
+  z.strictObject({
+    secret: z.string().regex(/^[A-Z2-7]+=*$/).describe('Base32, 160 bits, for manual entry'),
+    uri: z.string().startsWith('otpauth://totp/').describe('For a QR code'),
+  }),
+  { id: 'TotpSetup' },
+);
+const recoveryCodes = z.array(z.string().regex(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/)).length(10).describe('Shown once: store them safely');
+responses.add(z.strictObject({ recoveryCodes: recoveryCodes.optional() }), { id: 'TotpConfirmed' });
+responses.add(z.strictObject({ recoveryCodes }), { id: 'RecoveryCodes' });
 responses.add(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
 responses.add(
   z.strictObject({
@@ -119,6 +152,8 @@ export const requestSchemas = {
   TokenRequest: tokenBody,
   ResetPasswordRequest: resetPasswordBody,
   ChangeEmailRequest: changeEmailBody,
+  MfaVerifyRequest: mfaVerifyBody,
+  MfaCodeRequest: mfaCodeBody,
 } as const;
 for (const [id, schema] of Object.entries(requestSchemas)) requests.add(schema, { id });
 

@@ -30,13 +30,14 @@ export function authRoutes(router: Router, { auth, cookie, guards, clientIp }: A
 
   router.post('/login', guards.requireGuest, async (req, res) => {
     const body = parseBody(loginBody, req.body);
-    const issued = await auth.login(body, clientInfo(req, clientIp));
-    cookie.issue(res, issued);
-    sendJson(res, 200, { user: toPublicUser(issued.user) });
+    const outcome = await auth.login(body, clientInfo(req, clientIp));
+    cookie.issue(res, outcome.issued); // a pending session's cookie is the session cookie too
+    if (outcome.kind === 'mfa_required') return sendJson(res, 200, { mfaRequired: true, methods: outcome.methods });
+    sendJson(res, 200, { user: toPublicUser(outcome.issued.user) });
   });
 
-  router.post('/logout', guards.requireAuth, async (req, res) => {
-    await auth.logout(req.latch!, clientInfo(req, clientIp));
+  router.post('/logout', guards.requireSession, async (req, res) => {
+    await auth.logout((req.latch ?? req.latchPending)!, clientInfo(req, clientIp));
     cookie.clear(res);
     sendJson(res, 200, { message: 'Logged out successfully' });
   });

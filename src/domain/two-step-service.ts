@@ -1,0 +1,218 @@
+/**
+ * Two-step sign-in (API.md, "Two-step sign-in"; DESIGN.md, "Factors and assurance"): turning
+ * an authenticator app on and off, recovery codes, and finishing a pending sign-in.
+ *
+ * - A pending session can only finish the second step. Each of its wrong codes is counted
+ *   (the 5th ends it), and so is every wrong code of the account, across pending sessions and
+ *   instances (10 per 15 minutes): logging in again buys no more guesses.
+ * - A time step accepted once is never accepted again, a recovery code works once: both are
+ *   claimed atomically by the store, so of many parallel uses exactly one wins.
+ * - Finishing the step issues a NEW session (aal2) and ends the pending one; turning two-step
+ *   on or off is a credential change (every other session, mailed link and login in flight
+ *   ends), and the session that did it goes on with the factor added to its proofs.
+ */
+import type { AuthMethod } from './assurance.js';
+import type { AuthEventSink, AuthEventType } from './auth-events.js';
+import type { Authenticated } from './auth-service.js';
+import type { CredentialChanges } from './credential-change.js';
+import { LatchError, RateLimitedError } from './errors.js';
+import { greetingName, type MailComposer, type Mailer } from './mails.js';
+import type { PasswordProofs } from './password-proof.js';
+import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
+import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
+import type { SecondFactorStore, SecretSealer } from './second-factors.js';
+import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import { matchTotp, newTotpSecret, type TotpSetup } from './totp.js';
+import type { User } from './user.js';
+
+/** Wrong codes one pending session may try; the last of them ends it. */
+export const PENDING_MAX_FAILURES = 5;
+
+export type SecondStepMethod = 'totp' | 'recovery_code';
+
+export interface TwoStepDeps {
+  users: UserRepository;
+  sessions: SessionStore;
+  factors: SecondFactorStore;
+  sealer: SecretSealer;
+  issuer: SessionIssuer;
+  changes: CredentialChanges;
+  proofs: PasswordProofs;
+  events: AuthEventSink;
+  mailer: Mailer;
+  mails: MailComposer;
+  clock: Clock;
+  random: Random;
+  /** Wrong second factors per account, shared by every instance (10 per 15 minutes). */
+  accountFailures: RateLimiter;
+  /** Wrong codes per pending session (PENDING_MAX_FAILURES over its lifetime). */
+  pendingFailures: RateLimiter;
+  /** Shown by authenticator apps next to the account (PUBLIC_URL's host). */
+  issuerName: string;
+}
+
+export interface TwoStepStatus {
+  totp: boolean;
+  recoveryCodesLeft: number;
+}
+
+export class TwoStepService {
+  constructor(private readonly deps: TwoStepDeps) {}
+
+  /** The second factors a password sign-in of this account must be followed by (none: one step). */
+  async methodsFor(userId: string): Promise<SecondStepMethod[]> {
+    const totp = await this.deps.factors.totpOf(userId);
+    return totp?.confirmed ? ['totp', 'recovery_code'] : [];
+  }
+
+  async status(userId: string): Promise<TwoStepStatus> {
+    const [totp, recoveryCodesLeft] = await Promise.all([this.deps.factors.totpOf(userId), this.deps.factors.recoveryCodesLeft(userId)]);
+    return { totp: totp?.confirmed ?? false, recoveryCodesLeft };
+  }
+
+  /** A new secret, pending until confirmed with a code from the app. */
+  async startTotp(auth: Authenticated): Promise<TotpSetup> {
+    const { proofs, random, sealer, factors, clock, issuerName } = this.deps;
+    proofs.requireRecent(auth, 'set up an authenticator app');
+    const setup = newTotpSecret(random, issuerName, auth.user.email);
+    if (!(await factors.startTotpSetup(auth.user.id, sealer.seal(setup.secret, totpOwner(auth.user.id)), clock.now()))) {
+      throw new LatchError('already_enabled', 'An authenticator app is already set up; turn it off first to replace it');
+    }
+    return setup;
+  }
+
+  /**
+   * Turns the app on with a first code from it: a credential change, the current session goes
+   * on as aal2 (password + totp), and the first factor brings a set of recovery codes.
+   */
+  async confirmTotp(auth: Authenticated, code: string, client: ClientInfo): Promise<{ issued: IssuedSession; recoveryCodes?: string[] }> {
+    const { factors, sealer, clock, proofs, changes } = this.deps;
+    proofs.requireRecent(auth, 'set up an authenticator app');
+    const userId = auth.user.id;
+    const pending = await factors.totpOf(userId);
+    if (!pending || pending.confirmed) throw new LatchError('no_pending_setup', 'Start the authenticator app setup first');
+    await this.countAccountAttempt(userId);
+    const secret = sealer.open(pending.sealedSecret, totpOwner(userId));
+    const step = secret === null ? null : matchTotp(secret, code, clock.now());
+    if (step === null || !(await factors.confirmTotp(userId, step))) {
+      await this.record('mfa_failed', userId, client, auth.session.id);
+      throw invalidCode();
+    }
+    await this.deps.accountFailures.reward(userId);
+    const first = (await factors.recoveryCodesLeft(userId)) === 0;
+    const recoveryCodes = first ? await this.newRecoveryCodeSet(userId) : undefined;
+    const changed = await changes.apply(userId, {}, { current: { session: auth.session, client, proven: { methods: ['totp'] } } });
+    if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
+    await this.record('totp_enabled', userId, client, changed.issued.session.id);
+    this.notify(changed.user, 'on');
+    return recoveryCodes ? { issued: changed.issued, recoveryCodes } : { issued: changed.issued };
+  }
+
+  /** Turns the app off (the password again); with no factor left, two-step is off. */
+  async disableTotp(auth: Authenticated, password: string, client: ClientInfo): Promise<IssuedSession> {
+    const { proofs, factors, changes } = this.deps;
+    proofs.requireRecent(auth, 'turn off two-step sign-in');
+    await proofs.prove(auth, password, client);
+    const userId = auth.user.id;
+    if (!(await factors.removeTotp(userId))) throw new LatchError('not_found', 'No authenticator app is set up');
+    await factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
+    const changed = await changes.apply(userId, {}, { current: { session: auth.session, client } });
+    if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
+    await this.record('totp_disabled', userId, client, changed.issued.session.id);
+    this.notify(changed.user, 'off');
+    return changed.issued;
+  }
+
+  /** A new set of recovery codes; every older code stops working. */
+  async regenerateRecoveryCodes(auth: Authenticated, client: ClientInfo): Promise<string[]> {
+    this.deps.proofs.requireRecent(auth, 'make new recovery codes');
+    if ((await this.methodsFor(auth.user.id)).length === 0) {
+      throw new LatchError('mfa_not_enabled', 'Turn on two-step sign-in first');
+    }
+    const codes = await this.newRecoveryCodeSet(auth.user.id);
+    await this.record('recovery_codes_generated', auth.user.id, client, auth.session.id);
+    return codes;
+  }
+
+  /** Finishes a pending sign-in: a NEW session (aal2), the pending one ends. */
+  async verify(pending: Authenticated, input: { method: SecondStepMethod; code: string }, client: ClientInfo): Promise<IssuedSession> {
+    const { sessions, pendingFailures, issuer } = this.deps;
+    const { session, user } = pending;
+    await this.countAccountAttempt(user.id);
+    const attempt = await pendingFailures.consume(session.id);
+    if (!attempt.allowed) {
+      await sessions.delete(session.id);
+      throw mfaRequired();
+    }
+    const ok = input.method === 'totp' ? await this.claimTotp(user.id, input.code) : await this.useRecoveryCode(user.id, input.code);
+    if (!ok) {
+      await this.record('mfa_failed', user.id, client, session.id);
+      if ((await pendingFailures.peek(session.id)) >= PENDING_MAX_FAILURES) await sessions.delete(session.id);
+      throw invalidCode();
+    }
+    await this.deps.accountFailures.reward(user.id);
+    // Only one request may finish this pending session: the one that ends it.
+    if (!(await sessions.delete(session.id))) throw mfaRequired();
+    const methods: AuthMethod[] = ['password', input.method];
+    const issued = await issuer.issue(user, session.epoch, { rememberMe: session.rememberMe, methods }, client);
+    if (!issued) throw mfaRequired(); // a credential change landed meanwhile: start again
+    await this.record('mfa_succeeded', user.id, client, issued.session.id);
+    if (input.method === 'recovery_code') {
+      await this.record('recovery_code_used', user.id, client, issued.session.id);
+      const left = await this.deps.factors.recoveryCodesLeft(user.id);
+      this.deps.mailer.send(this.deps.mails.recoveryCodeUsedNotice(user.email, greetingName(user), left));
+    }
+    return issued;
+  }
+
+  /** Wrong codes count per account before any is checked: parallel guesses see the limit. */
+  private async countAccountAttempt(userId: string): Promise<void> {
+    const verdict = await this.deps.accountFailures.consume(userId);
+    if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterMs);
+  }
+
+  private async claimTotp(userId: string, code: string): Promise<boolean> {
+    const factor = await this.deps.factors.totpOf(userId);
+    const secret = factor?.confirmed ? this.deps.sealer.open(factor.sealedSecret, totpOwner(userId)) : null;
+    const step = secret === null ? null : matchTotp(secret, code, this.deps.clock.now());
+    return step !== null && (await this.deps.factors.claimTotpStep(userId, step));
+  }
+
+  private async useRecoveryCode(userId: string, typed: string): Promise<boolean> {
+    const canonical = normalizeRecoveryCode(typed);
+    return canonical !== null && (await this.deps.factors.useRecoveryCode(userId, hashRecoveryCode(canonical)));
+  }
+
+  private async newRecoveryCodeSet(userId: string): Promise<string[]> {
+    const codes = newRecoveryCodes(this.deps.random);
+    const hashes = codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!));
+    await this.deps.factors.replaceRecoveryCodes(userId, hashes, this.deps.clock.now());
+    return codes;
+  }
+
+  private notify(user: User, state: 'on' | 'off'): void {
+    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(user.email, greetingName(user), state));
+  }
+
+  private record(type: AuthEventType, userId: string, client: ClientInfo, sessionId: string): Promise<void> {
+    return this.deps.events.record({ type, userId, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, sessionId });
+  }
+}
+
+
+function invalidCode(): LatchError {
+  return new LatchError('invalid_code', 'That code is not right, or was already used');
+}
+
+function mfaRequired(): LatchError {
+  return new LatchError('mfa_required', 'Sign in again: this second step has ended');
+}
+
+function signedOutMeanwhile(): LatchError {
+  return new LatchError('unauthorized', 'Your session was ended by another change to the account; sign in again');
+}
+
+/** A sealed TOTP secret is bound to its purpose and owner: it opens in no other row or use. */
+function totpOwner(userId: string): string {
+  return `totp:${userId}`;
+}

@@ -1,0 +1,57 @@
+/**
+ * Two-step sign-in (API.md, "Two-step sign-in"): finishing a pending sign-in, and turning an
+ * authenticator app and recovery codes on and off. Parse, call the domain, answer.
+ */
+import type { Router } from 'express';
+import type { TwoStepService } from '../../domain/two-step-service.js';
+import type { ClientIp } from '../client-ip.js';
+import type { SessionCookie } from '../cookies.js';
+import type { SessionMiddleware } from '../middleware/session.js';
+import { sendJson } from '../respond.js';
+import { mfaCodeBody, mfaVerifyBody, parseBody, passwordProofBody } from '../schemas.js';
+import { toPublicUser } from '../views.js';
+import { clientInfo } from './auth.js';
+
+export interface MfaRoutesDeps {
+  twoStep: TwoStepService;
+  cookie: SessionCookie;
+  guards: SessionMiddleware;
+  clientIp: ClientIp;
+}
+
+export function mfaRoutes(router: Router, { twoStep, cookie, guards, clientIp }: MfaRoutesDeps): void {
+  const { requireAuth, requirePending } = guards;
+
+  router.post('/mfa/verify', requirePending, async (req, res) => {
+    const body = parseBody(mfaVerifyBody, req.body);
+    const issued = await twoStep.verify(req.latchPending!, body, clientInfo(req, clientIp));
+    cookie.issue(res, issued); // a NEW session: the pending one has ended
+    sendJson(res, 200, { user: toPublicUser(issued.user) });
+  });
+
+  router.get('/mfa', requireAuth, async (req, res) => {
+    const status = await twoStep.status(req.latch!.user.id);
+    sendJson(res, 200, { totp: status.totp, passkeys: [], recoveryCodesLeft: status.recoveryCodesLeft });
+  });
+
+  router.post('/mfa/totp', requireAuth, async (req, res) => {
+    sendJson(res, 200, await twoStep.startTotp(req.latch!));
+  });
+
+  router.post('/mfa/totp/confirm', requireAuth, async (req, res) => {
+    const { code } = parseBody(mfaCodeBody, req.body);
+    const { issued, recoveryCodes } = await twoStep.confirmTotp(req.latch!, code, clientInfo(req, clientIp));
+    cookie.issue(res, issued); // the same sign-in, now aal2, under a new id and secret
+    sendJson(res, 200, recoveryCodes ? { recoveryCodes } : {});
+  });
+
+  router.delete('/mfa/totp', requireAuth, async (req, res) => {
+    const { password } = parseBody(passwordProofBody, req.body);
+    cookie.issue(res, await twoStep.disableTotp(req.latch!, password, clientInfo(req, clientIp)));
+    res.status(204).end();
+  });
+
+  router.post('/mfa/recovery-codes', requireAuth, async (req, res) => {
+    sendJson(res, 200, { recoveryCodes: await twoStep.regenerateRecoveryCodes(req.latch!, clientInfo(req, clientIp)) });
+  });
+}
