@@ -166,6 +166,13 @@ const schema = z.object({
   secretsKeyPrevious: secretsKeys.default([]),
   /** How long a pending (second step) session lives. */
   mfaPendingTimeout: duration.prefault('5m'),
+  /** How long "remember this device" skips the second step; 0 turns the option off. */
+  mfaRememberDevice: z
+    .union([z.literal(0), z.literal('0'), duration])
+    .transform((value) => (value === '0' ? 0 : value))
+    .prefault('30d'),
+  /** Mail the owner when an account is signed in to from a browser it has not seen. */
+  newDeviceAlerts: flag.default(true),
 });
 
 export type ConfigInput = z.input<typeof schema>;
@@ -192,6 +199,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   dependencyTimeout: 'DEPENDENCY_TIMEOUT', logLevel: 'LOG_LEVEL', redisKeyPrefix: 'REDIS_KEY_PREFIX',
   migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
   secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS', mfaPendingTimeout: 'MFA_PENDING_TIMEOUT',
+  mfaRememberDevice: 'MFA_REMEMBER_DEVICE', newDeviceAlerts: 'NEW_DEVICE_ALERTS',
 };
 
 export class ConfigError extends Error {

@@ -27,6 +27,8 @@ import { BackgroundTasks } from './background-tasks.js';
 import { PENDING_MAX_FAILURES, TwoStepService } from './domain/two-step-service.js';
 import { SqlSecondFactorStore } from './adapters/sql/second-factor-store.js';
 import { SecretBox } from './adapters/secret-box.js';
+import { Devices } from './domain/devices.js';
+import { SqlDeviceStore } from './adapters/sql/device-store.js';
 import { loadSecretsKey } from './adapters/secrets-key.js';
 import { connectRedis, requireNoEviction, type RedisConnection } from './adapters/redis/connection.js';
 import { RedisSessionStore } from './adapters/redis/session-store.js';
@@ -40,7 +42,7 @@ import { PasswordPolicy } from './domain/password-policy.js';
 import type { Clock, Random, SessionStore } from './domain/ports.js';
 import { SessionPolicy } from './domain/session.js';
 import { createApiRouter } from './http/api-router.js';
-import { sessionCookie } from './http/cookies.js';
+import { deviceCookie, sessionCookie } from './http/cookies.js';
 import { sessionMiddleware } from './http/middleware/session.js';
 import { createLogger } from './logger.js';
 
@@ -171,6 +173,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     events,
     clock,
     reauthWindowMs: config.reauthWindow,
+    // twoStep is built below; this runs only at request time.
+    secondFactorOn: async (userId: string): Promise<boolean> => (await twoStep.methodsFor(userId)).length > 0,
   });
   const recovery = new RecoveryService({
     users,
@@ -197,6 +201,16 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     requireEmailVerification: config.requireEmailVerification,
   });
 
+  const devices = new Devices({
+    store: new SqlDeviceStore(database.db),
+    events,
+    mailer,
+    mails,
+    clock,
+    random: cryptoRandom,
+    rememberForMs: config.mfaRememberDevice,
+    alerts: config.newDeviceAlerts,
+  });
   const twoStep = new TwoStepService({
     users,
     sessions,
@@ -214,6 +228,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     accountFailures: limiter('mfa-account', 10, 15 * 60_000),
     pendingFailures: limiter('mfa-pending', PENDING_MAX_FAILURES, config.mfaPendingTimeout),
     issuerName: new URL(config.publicUrl).hostname,
+    devices,
   });
 
   const auth = new AuthService({
@@ -232,6 +247,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     requireEmailVerification: config.requireEmailVerification,
     twoStep,
     mfaPendingTimeoutMs: config.mfaPendingTimeout,
+    devices,
   });
   const account = new AccountService({
     users,
@@ -249,7 +265,20 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const cookie = sessionCookie(config.cookieSecure, clock);
   const errorObserver = { dependencyFailed: (dependency: string) => metrics.dependencyErrors.inc({ dependency }) };
   const guards = sessionMiddleware(auth, cookie, { logger, errorObserver });
-  const router = createApiRouter({ config, auth, account, recovery, twoStep, cookie, guards, clock, logger, errorObserver });
+  const router = createApiRouter({
+    config,
+    auth,
+    account,
+    recovery,
+    twoStep,
+    deviceList: devices,
+    cookie,
+    devices: deviceCookie(config.cookieSecure),
+    guards,
+    clock,
+    logger,
+    errorObserver,
+  });
 
   // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
   // (Redis expires its keys itself).

@@ -101,7 +101,7 @@ export class AccountService {
 
   async deleteAccount(auth: Authenticated, password: string, client: ClientInfo): Promise<void> {
     const { users, sessions, proofs, audit } = this.deps;
-    proofs.requireRecent(auth, 'delete the account');
+    await proofs.requireRecent(auth, 'delete the account');
     await proofs.prove(auth, password, client);
     // The row goes with a last epoch bump, in one transaction; the session store then learns
     // that epoch, so a login still in flight cannot land a session for the account (on Redis,

@@ -25,6 +25,8 @@ export const authEventTypes = [
   'totp_disabled',
   'recovery_codes_generated',
   'recovery_code_used',
+  'new_device',
+  'device_forgotten',
 ] as const;
 
 export type AuthEventType = (typeof authEventTypes)[number];

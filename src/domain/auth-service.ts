@@ -7,6 +7,7 @@ import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
 import type { SecondStepMethod } from './two-step-service.js';
+import type { Devices } from './devices.js';
 import { LatchError, RateLimitedError } from './errors.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
@@ -45,6 +46,7 @@ export interface AuthServiceDeps {
   twoStep: { methodsFor(userId: string): Promise<SecondStepMethod[]> };
   /** MFA_PENDING_TIMEOUT: how long a pending (second step) session lives. */
   mfaPendingTimeoutMs: number;
+  devices: Pick<Devices, 'signedIn' | 'isRemembered'>;
 }
 
 /** What registration needs from the mail side (RecoveryService). */
@@ -58,11 +60,12 @@ export interface EmailVerification {
  * one get the same answer (the owner of a taken one is told by mail instead).
  */
 export type LoginOutcome =
-  | { kind: 'signed_in'; issued: IssuedSession }
+  /** `device`: the device cookie the browser should hold from now on. */
+  | { kind: 'signed_in'; issued: IssuedSession; device: string }
   /** The password was right; a pending session waits for the second step (`methods`). */
   | { kind: 'mfa_required'; issued: IssuedSession; methods: SecondStepMethod[] };
 
-export type RegisterOutcome = { kind: 'signed_in'; issued: IssuedSession } | { kind: 'verification_pending' };
+export type RegisterOutcome = { kind: 'signed_in'; issued: IssuedSession; device: string } | { kind: 'verification_pending' };
 
 /** A new account's credential epoch (the column's default). */
 const NEW_ACCOUNT_EPOCH = 0;
@@ -106,7 +109,8 @@ export class AuthService {
     // Only a change racing the sign-up itself (the account deleted at once) gets here.
     if (!issued) throw new LatchError('unauthorized', 'The account changed while it was being created; sign in');
     await this.record('registered', created.user.id, client, issued.session.id);
-    return { kind: 'signed_in', issued };
+    const device = await this.deps.devices.signedIn(created.user, client.device, client, { sessionId: issued.session.id, quiet: true });
+    return { kind: 'signed_in', issued, device: device.token };
   }
 
   async login(
@@ -140,7 +144,10 @@ export class AuthService {
     }
     // Only now, with the password proven, is it asked whether the account has a second factor:
     // a wrong password answers the same for every account (API.md, "Two-step sign-in").
-    const secondStep = await this.deps.twoStep.methodsFor(account.id);
+    // A browser the owner asked to remember skips the step, with an aal1 session (never aal2).
+    const asked = await this.deps.twoStep.methodsFor(account.id);
+    const remembered = asked.length > 0 && (await this.deps.devices.isRemembered(account.id, client.device, account.credentialEpoch));
+    const secondStep = remembered ? [] : asked;
     // The epoch read with the hash: if a reset, password change or deletion landed while the
     // password was being checked, the store refuses this session (THREATS.md, item 2).
     const user = publicUser(account);
@@ -157,7 +164,8 @@ export class AuthService {
       return { kind: 'mfa_required', issued, methods: secondStep };
     }
     await this.record('login_succeeded', account.id, client, issued.session.id);
-    return { kind: 'signed_in', issued };
+    const device = await this.deps.devices.signedIn(user, client.device, client, { sessionId: issued.session.id });
+    return { kind: 'signed_in', issued, device: device.token };
   }
 
   /**

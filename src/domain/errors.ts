@@ -18,6 +18,7 @@ export const errorCodes = [
   'payload_too_large',
   'rate_limited',
   'mfa_required',
+  'second_factor_required',
   'invalid_code',
   'already_enabled',
   'no_pending_setup',

@@ -83,6 +83,15 @@ export class MailComposer {
     ]);
   }
 
+  newSignInNotice(to: string, name: Greeting, signIn: { at: number; ip: string; userAgent: string }): Mail {
+    const account = new URL('/account', this.publicUrl).toString();
+    return this.compose(to, 'New sign-in to your account', name, [
+      `Your account was just signed in to from a browser it has not been used from before: ${describeBrowser(signIn.userAgent)}, from ${signIn.ip}, at ${new Date(signIn.at).toUTCString()}.`,
+      'If this was you, there is nothing to do. If not, change your password now and sign out everywhere else from your account page:',
+      account,
+    ], account);
+  }
+
   recoveryCodeUsedNotice(to: string, name: Greeting, left: number): Mail {
     return this.compose(to, 'A recovery code was used to sign in', name, [
       `A recovery code was just used to sign in to your account. ${left} of your recovery codes are left.`,
@@ -121,4 +130,11 @@ export class MailComposer {
     const html = `<!doctype html><html><body style="font-family:sans-serif;line-height:1.5"><p>${escapeHtml(hello)}</p>\n${body}\n<p>— Latch</p></body></html>`;
     return link === undefined ? { to, subject, text, html } : { to, subject, text, html, link };
   }
+}
+
+/** A short, plain description of a user agent: never the raw header, which a client chooses freely. */
+function describeBrowser(userAgent: string): string {
+  const browser = /Edg\//.test(userAgent) ? 'Edge' : /Firefox\//.test(userAgent) ? 'Firefox' : /Chrome\//.test(userAgent) ? 'Chrome' : /Safari\//.test(userAgent) ? 'Safari' : 'a browser';
+  const system = /Android/.test(userAgent) ? 'Android' : /iPhone|iPad/.test(userAgent) ? 'iOS' : /Windows/.test(userAgent) ? 'Windows' : /Mac OS X/.test(userAgent) ? 'macOS' : /Linux/.test(userAgent) ? 'Linux' : '';
+  return system ? `${browser} on ${system}` : browser;
 }

@@ -7,6 +7,7 @@
  * and past the limit the answer is 429 whatever the password.
  */
 import type { AuthEventSink } from './auth-events.js';
+import { assuranceOf } from './assurance.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
 import { LatchError, RateLimitedError } from './errors.js';
@@ -23,13 +24,22 @@ export interface PasswordProofDeps {
   clock: Clock;
   /** How recent a password proof must be for sensitive actions (REAUTH_WINDOW). */
   reauthWindowMs: number;
+  /** Whether the account has two-step sign-in on. */
+  secondFactorOn(userId: string): Promise<boolean>;
 }
 
 export class PasswordProofs {
   constructor(private readonly deps: PasswordProofDeps) {}
 
-  /** Refuses unless the session proved the password within REAUTH_WINDOW. */
-  requireRecent(auth: Authenticated, action: string): void {
+  /**
+   * Refuses unless the session proved the password within REAUTH_WINDOW, and, for an account
+   * with two-step sign-in on, proved a second factor too: a remembered device's aal1 session
+   * must step up (POST /mfa/verify) before sensitive actions (API.md, "Two-step sign-in").
+   */
+  async requireRecent(auth: Authenticated, action: string): Promise<void> {
+    if (assuranceOf(auth.session.methods) === 'aal1' && (await this.deps.secondFactorOn(auth.user.id))) {
+      throw new LatchError('second_factor_required', `Confirm it is you with your second factor to ${action}`);
+    }
     if (this.deps.clock.now() - auth.session.authenticatedAt > this.deps.reauthWindowMs) {
       throw new LatchError('reauth_required', `Confirm your password again (re-authenticate) to ${action}`);
     }

@@ -167,7 +167,7 @@ export class RecoveryService {
   /** Starts a change of address: it takes effect when the new address is verified. */
   async requestEmailChange(auth: Authenticated, input: { newEmail: string; password: string }, client: ClientInfo): Promise<void> {
     const { users, proofs, mails, requireEmailVerification } = this.deps;
-    proofs.requireRecent(auth, 'change your email');
+    await proofs.requireRecent(auth, 'change your email');
     const account = await proofs.prove(auth, input.password, client);
     const newEmail = normalizeEmail(input.newEmail);
     const holder = newEmail === account.email ? account : await users.findByEmail(newEmail);

@@ -21,6 +21,8 @@ export interface RotationProofs {
 export interface ClientInfo {
   ip: string;
   userAgent: string;
+  /** The browser's device cookie, when it sent one (Devices): recognises, never authenticates. */
+  device?: string;
 }
 
 export interface IssuedSession {

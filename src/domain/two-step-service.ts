@@ -11,7 +11,8 @@
  *   on or off is a credential change (every other session, mailed link and login in flight
  *   ends), and the session that did it goes on with the factor added to its proofs.
  */
-import type { AuthMethod } from './assurance.js';
+import { assuranceOf } from './assurance.js';
+import type { Devices } from './devices.js';
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { CredentialChanges } from './credential-change.js';
@@ -49,6 +50,7 @@ export interface TwoStepDeps {
   pendingFailures: RateLimiter;
   /** Shown by authenticator apps next to the account (PUBLIC_URL's host). */
   issuerName: string;
+  devices: Pick<Devices, 'signedIn'>;
 }
 
 export interface TwoStepStatus {
@@ -73,7 +75,7 @@ export class TwoStepService {
   /** A new secret, pending until confirmed with a code from the app. */
   async startTotp(auth: Authenticated): Promise<TotpSetup> {
     const { proofs, random, sealer, factors, clock, issuerName } = this.deps;
-    proofs.requireRecent(auth, 'set up an authenticator app');
+    await proofs.requireRecent(auth, 'set up an authenticator app');
     const setup = newTotpSecret(random, issuerName, auth.user.email);
     if (!(await factors.startTotpSetup(auth.user.id, sealer.seal(setup.secret, totpOwner(auth.user.id)), clock.now()))) {
       throw new LatchError('already_enabled', 'An authenticator app is already set up; turn it off first to replace it');
@@ -87,7 +89,7 @@ export class TwoStepService {
    */
   async confirmTotp(auth: Authenticated, code: string, client: ClientInfo): Promise<{ issued: IssuedSession; recoveryCodes?: string[] }> {
     const { factors, sealer, clock, proofs, changes } = this.deps;
-    proofs.requireRecent(auth, 'set up an authenticator app');
+    await proofs.requireRecent(auth, 'set up an authenticator app');
     const userId = auth.user.id;
     const pending = await factors.totpOf(userId);
     if (!pending || pending.confirmed) throw new LatchError('no_pending_setup', 'Start the authenticator app setup first');
@@ -111,7 +113,7 @@ export class TwoStepService {
   /** Turns the app off (the password again); with no factor left, two-step is off. */
   async disableTotp(auth: Authenticated, password: string, client: ClientInfo): Promise<IssuedSession> {
     const { proofs, factors, changes } = this.deps;
-    proofs.requireRecent(auth, 'turn off two-step sign-in');
+    await proofs.requireRecent(auth, 'turn off two-step sign-in');
     await proofs.prove(auth, password, client);
     const userId = auth.user.id;
     if (!(await factors.removeTotp(userId))) throw new LatchError('not_found', 'No authenticator app is set up');
@@ -125,7 +127,7 @@ export class TwoStepService {
 
   /** A new set of recovery codes; every older code stops working. */
   async regenerateRecoveryCodes(auth: Authenticated, client: ClientInfo): Promise<string[]> {
-    this.deps.proofs.requireRecent(auth, 'make new recovery codes');
+    await this.deps.proofs.requireRecent(auth, 'make new recovery codes');
     if ((await this.methodsFor(auth.user.id)).length === 0) {
       throw new LatchError('mfa_not_enabled', 'Turn on two-step sign-in first');
     }
@@ -134,10 +136,22 @@ export class TwoStepService {
     return codes;
   }
 
-  /** Finishes a pending sign-in: a NEW session (aal2), the pending one ends. */
-  async verify(pending: Authenticated, input: { method: SecondStepMethod; code: string }, client: ClientInfo): Promise<IssuedSession> {
+  /**
+   * Finishes a pending sign-in, or steps up a remembered device's aal1 session: either way a
+   * NEW session (aal2) replaces the one that asked. `rememberDevice` marks this browser so that
+   * a password sign-in from it skips the step (MFA_REMEMBER_DEVICE).
+   */
+  async verify(
+    asking: Authenticated,
+    input: { method: SecondStepMethod; code: string; rememberDevice?: boolean },
+    client: ClientInfo,
+  ): Promise<{ issued: IssuedSession; device: string }> {
     const { sessions, pendingFailures, issuer } = this.deps;
-    const { session, user } = pending;
+    const { session, user } = asking;
+    if (!session.pending) {
+      if (assuranceOf(session.methods) === 'aal2') throw new LatchError('invalid_input', 'This session already proved a second factor');
+      if ((await this.methodsFor(user.id)).length === 0) throw new LatchError('mfa_not_enabled', 'Two-step sign-in is not on for this account');
+    }
     await this.countAccountAttempt(user.id);
     const attempt = await pendingFailures.consume(session.id);
     if (!attempt.allowed) {
@@ -151,10 +165,11 @@ export class TwoStepService {
       throw invalidCode();
     }
     await this.deps.accountFailures.reward(user.id);
-    // Only one request may finish this pending session: the one that ends it.
+    // Only one request may finish this session: the one that ends it.
     if (!(await sessions.delete(session.id))) throw mfaRequired();
-    const methods: AuthMethod[] = ['password', input.method];
-    const issued = await issuer.issue(user, session.epoch, { rememberMe: session.rememberMe, methods }, client);
+    const issued = session.pending
+      ? await issuer.issue(user, session.epoch, { rememberMe: session.rememberMe, methods: ['password', input.method] }, client)
+      : await issuer.rotate(session, user, session.epoch, client, { methods: [input.method] }); // a step-up: same sign-in, one more proof
     if (!issued) throw mfaRequired(); // a credential change landed meanwhile: start again
     await this.record('mfa_succeeded', user.id, client, issued.session.id);
     if (input.method === 'recovery_code') {
@@ -162,7 +177,9 @@ export class TwoStepService {
       const left = await this.deps.factors.recoveryCodesLeft(user.id);
       this.deps.mailer.send(this.deps.mails.recoveryCodeUsedNotice(user.email, greetingName(user), left));
     }
-    return issued;
+    const remember = input.rememberDevice ? { epoch: session.epoch } : undefined;
+    const device = await this.deps.devices.signedIn(user, client.device, client, { sessionId: issued.session.id, ...(remember ? { remember } : {}) });
+    return { issued, device: device.token };
   }
 
   /** Wrong codes count per account before any is checked: parallel guesses see the limit. */

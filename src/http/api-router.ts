@@ -12,7 +12,7 @@ import type { AuthService } from '../domain/auth-service.js';
 import type { RecoveryService } from '../domain/recovery-service.js';
 import type { Clock } from '../domain/ports.js';
 import { clientIpResolver } from './client-ip.js';
-import type { SessionCookie } from './cookies.js';
+import type { DeviceCookie, SessionCookie } from './cookies.js';
 import { errorHandler, sendError, type ErrorObserver } from './errors.js';
 import { crossSiteProtection } from './middleware/cross-site.js';
 import { jsonBody } from './middleware/json-body.js';
@@ -22,6 +22,7 @@ import { authRoutes } from './routes/auth.js';
 import { recoveryRoutes } from './routes/recovery.js';
 import { mfaRoutes } from './routes/mfa.js';
 import type { TwoStepService } from '../domain/two-step-service.js';
+import type { Devices } from '../domain/devices.js';
 
 export interface ApiRouterDeps {
   config: Config;
@@ -29,7 +30,9 @@ export interface ApiRouterDeps {
   account: AccountService;
   recovery: RecoveryService;
   twoStep: TwoStepService;
+  deviceList: Devices;
   cookie: SessionCookie;
+  devices: DeviceCookie;
   guards: SessionMiddleware;
   clock: Clock;
   logger: Logger;

@@ -54,3 +54,29 @@ export function sessionCookie(secure: boolean, clock: Clock): SessionCookie {
     },
   };
 }
+
+/**
+ * The device cookie (API.md, "Devices and new sign-in alerts"): `did`, or `__Host-did` when
+ * secure; HttpOnly, SameSite=Lax, Path=/, a year. It only recognises a browser that signed in
+ * before; nothing is ever authenticated by it.
+ */
+export interface DeviceCookie {
+  read(req: Request): string | undefined;
+  set(res: Response, token: string): void;
+}
+
+const DEVICE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
+
+export function deviceCookie(secure: boolean): DeviceCookie {
+  const name = secure ? '__Host-did' : 'did';
+  const attributes = { httpOnly: true, sameSite: 'lax', path: '/', secure, maxAge: DEVICE_COOKIE_MAX_AGE_MS } as const;
+  return {
+    read(req) {
+      const header = req.headers.cookie;
+      return header ? parse(header)[name] : undefined;
+    },
+    set(res, token) {
+      res.cookie(name, token, attributes);
+    },
+  };
+}

@@ -23,6 +23,7 @@ const STATUS: Record<ErrorCode, number> = {
   unsupported_media_type: 415,
   rate_limited: 429,
   mfa_required: 401,
+  second_factor_required: 403,
   invalid_code: 401,
   already_enabled: 409,
   no_pending_setup: 409,

@@ -54,7 +54,11 @@ export const changePasswordBody = z.object({ currentPassword: passwordSchema, ne
 /** A code from an authenticator app or a recovery code, as typed (spaces and dashes allowed). */
 const codeSchema = z.string().trim().min(1, 'Code is required').max(64, 'Code is too long');
 export const mfaCodeBody = z.object({ code: codeSchema });
-export const mfaVerifyBody = z.object({ method: z.enum(['totp', 'recovery_code']), code: codeSchema });
+export const mfaVerifyBody = z.object({
+  method: z.enum(['totp', 'recovery_code']),
+  code: codeSchema,
+  rememberDevice: z.boolean().default(false),
+});
 
 export const emailBody = z.object({ email: loginEmail() });
 export const tokenBody = z.object({ token: z.string().max(200) });

@@ -1,6 +1,7 @@
 /** The JSON shapes of API.md's `User` and `Session` objects. */
 import { assuranceOf } from '../domain/assurance.js';
 import type { AuthEvent } from '../domain/auth-events.js';
+import type { DeviceRecord } from '../domain/devices.js';
 import type { SessionRecord } from '../domain/session.js';
 import type { User } from '../domain/user.js';
 
@@ -27,6 +28,21 @@ export function toPublicSession(session: SessionRecord, currentSessionId: string
     userAgent: session.userAgent,
     aal: assuranceOf(session.methods),
     methods: session.methods,
+  };
+}
+
+/** A browser that signed in to the account; `trusted` while "remember this device" holds. */
+export function toPublicDevice(device: DeviceRecord, currentId: string | undefined, now: number) {
+  const trusted = device.trustedUntil !== null && device.trustedUntil > now;
+  return {
+    id: device.id,
+    current: device.id === currentId,
+    firstSeenAt: new Date(device.firstSeenAt).toISOString(),
+    lastSeenAt: new Date(device.lastSeenAt).toISOString(),
+    userAgent: device.userAgent,
+    ip: device.ip,
+    trusted,
+    ...(trusted ? { trustedUntil: new Date(device.trustedUntil!).toISOString() } : {}),
   };
 }
 

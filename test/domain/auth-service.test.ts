@@ -65,6 +65,7 @@ beforeEach(() => {
     requireEmailVerification: false,
     twoStep: { methodsFor: async () => [] }, // one-step accounts here; two-step has its own suite
     mfaPendingTimeoutMs: 5 * MINUTE,
+    devices: { signedIn: async (_user, token) => ({ token: token ?? 'device', isNew: false }), isRemembered: async () => false },
   });
 });
 

@@ -398,3 +398,16 @@ describe('the result', () => {
     expect(config.trustedOrigins).toEqual(['https://a.example.com']);
   });
 });
+
+describe('two-step settings', () => {
+  it('MFA_PENDING_TIMEOUT defaults to 5m, MFA_REMEMBER_DEVICE to 30d (0 turns it off), NEW_DEVICE_ALERTS to true', () => {
+    const defaults = resolveConfig({});
+    expect(defaults.mfaPendingTimeout).toBe(5 * 60_000);
+    expect(defaults.mfaRememberDevice).toBe(30 * 86_400_000);
+    expect(defaults.newDeviceAlerts).toBe(true);
+    const env = resolveConfig(configFromEnv({ MFA_PENDING_TIMEOUT: '2m', MFA_REMEMBER_DEVICE: '0', NEW_DEVICE_ALERTS: 'false' }));
+    expect([env.mfaPendingTimeout, env.mfaRememberDevice, env.newDeviceAlerts]).toEqual([2 * 60_000, 0, false]);
+    expect(() => resolveConfig(configFromEnv({ MFA_REMEMBER_DEVICE: 'soon' }))).toThrow(/MFA_REMEMBER_DEVICE/);
+    expect(() => resolveConfig(configFromEnv({ MFA_PENDING_TIMEOUT: '0' }))).toThrow(/MFA_PENDING_TIMEOUT/);
+  });
+});

@@ -74,7 +74,7 @@ beforeEach(async () => {
     sessions,
     tokens,
     changes: new CredentialChanges({ users, sessions, tokens, issuer, retry: () => {} }),
-    proofs: new PasswordProofs({ users, credentials, attempts: new InMemoryRateLimiter(5, HOUR, clock), events, clock, reauthWindowMs: HOUR }),
+    proofs: new PasswordProofs({ users, credentials, attempts: new InMemoryRateLimiter(5, HOUR, clock), events, clock, reauthWindowMs: HOUR, secondFactorOn: async () => false }),
     mailer: { send: (mail) => void sent.push(mail) },
     mails: new MailComposer('https://latch.example.test'),
     credentials,

@@ -327,6 +327,12 @@ describeOnBackends(
       conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: 'wrong-password-x' } }), 'delete', '/api/auth/mfa/totp', 401);
       conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } }), 'delete', '/api/auth/mfa/totp', 204);
       conforms(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } }), 'delete', '/api/auth/mfa/totp', 404);
+
+      const devices = await client.get('/api/auth/devices');
+      conforms(devices, 'get', '/api/auth/devices', 200);
+      const id = devices.body.devices[0].id as string;
+      conforms(await client.request('DELETE', `/api/auth/devices/${id}`), 'delete', '/api/auth/devices/{id}', 204);
+      conforms(await client.request('DELETE', `/api/auth/devices/${id}`), 'delete', '/api/auth/devices/{id}', 404);
     });
 
     it('errors have the documented shape and status: 400, 403, 409, 413, 415, 429, 404', async () => {

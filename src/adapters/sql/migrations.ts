@@ -122,6 +122,25 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('recovery_codes_user').on('recovery_codes').column('user_id').execute();
       },
     },
+    // Browsers that completed a sign-in, per account (the device cookie, stored as SHA-256),
+    // and whether a password sign-in from them may skip the second step.
+    '0008_devices': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('devices')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('device_hash', bytes, (c) => c.notNull())
+          .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+          .addColumn('user_agent', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text', (c) => c.notNull())
+          .addColumn('trusted_until', 'bigint')
+          .addColumn('trust_epoch', 'integer')
+          .execute();
+        await db.schema.createIndex('devices_user_device').on('devices').columns(['user_id', 'device_hash']).unique().execute();
+      },
+    },
   };
 }
 

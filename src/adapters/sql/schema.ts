@@ -37,6 +37,18 @@ export interface TotpFactorsTable {
   created_at: number;
 }
 
+export interface DevicesTable {
+  id: string;
+  user_id: string;
+  device_hash: Buffer;
+  first_seen_at: number;
+  last_seen_at: number;
+  user_agent: string;
+  ip: string;
+  trusted_until: number | null;
+  trust_epoch: number | null;
+}
+
 export interface RecoveryCodesTable {
   code_hash: Buffer;
   user_id: string;
@@ -75,6 +87,7 @@ export interface Database {
   one_time_tokens: OneTimeTokensTable;
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
+  devices: DevicesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

@@ -4,7 +4,7 @@
  *
  * A pending session (a second step still to come) is never `req.latch`: every "user" route
  * answers it 401 `mfa_required`, every "guest" route treats it as a guest, and only the routes
- * that finish the second step (`requirePending`) or log out (`requireSession`) see it, as
+ * that finish the second step (`requireSecondStep`) or log out (`requireSession`) see it, as
  * `req.latchPending`. So a route can only let a pending session in by asking for it.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
@@ -30,10 +30,13 @@ export interface SessionMiddleware {
   loadSession: RequestHandler;
   requireAuth: RequestHandler;
   requireGuest: RequestHandler;
-  /** Only a pending session (the second step's routes): 401 `mfa_required` otherwise. */
-  requirePending: RequestHandler;
   /** A signed-in or a pending session (logout). */
   requireSession: RequestHandler;
+  /**
+   * The second step: a pending session finishes it, a signed-in one steps up with it; anything
+   * else gets 401 `mfa_required` (sign in again).
+   */
+  requireSecondStep: RequestHandler;
 }
 
 /**
@@ -95,11 +98,11 @@ export function sessionMiddleware(
       if (req.latchPending) return new LatchError('mfa_required', 'Finish signing in with your second step first');
       return new LatchError('unauthorized', 'Authentication required');
     }),
-    requirePending: guard((req) =>
-      req.latchPending ? undefined : new LatchError('mfa_required', 'No second step is waiting here; sign in again'),
-    ),
     requireSession: guard((req) =>
       req.latch || req.latchPending ? undefined : new LatchError('unauthorized', 'Authentication required'),
+    ),
+    requireSecondStep: guard((req) =>
+      req.latch || req.latchPending ? undefined : new LatchError('mfa_required', 'No second step is waiting here; sign in again'),
     ),
     requireGuest: guard((req) =>
       req.latch ? new LatchError('already_authenticated', 'Already signed in; log out first') : undefined,

@@ -40,7 +40,8 @@ export const ACCESS_TEXT: Record<Access, string> = {
   user: 'Needs a valid session cookie (401 `unauthorized` otherwise).',
   reauth:
     'Needs a valid session cookie whose password was proven (login or reauth) within REAUTH_WINDOW (default 10 min); 403 `reauth_required` otherwise.',
-  pending: 'Needs a pending session: the cookie set by a password login that answered `mfaRequired`. Anything else gets 401 `mfa_required` (sign in again).',
+  pending:
+    'Needs a pending session (the cookie set by a password login that answered `mfaRequired`), or a signed-in aal1 session of an account with two-step on (a remembered device stepping up). Anything else gets 401 `mfa_required` (sign in again).',
   anyone: 'Open to anyone, signed in or not.',
   metrics:
     'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required. In production (NODE_ENV=production) without METRICS_TOKEN it is not served (404).',
@@ -309,11 +310,11 @@ export const OPERATIONS: OperationSpec[] = [
     tag: 'Two-step sign-in',
     summary: 'Finish a sign-in with the second step',
     description:
-      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again) or a recovery code (works once; the owner is told by mail). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the pending one. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
+      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again) or a recovery code (works once; the owner is told by mail). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the one that asked (a pending one, or a remembered device\'s aal1 session stepping up). `rememberDevice: true` lets a password sign-in from this browser skip the step for MFA_REMEMBER_DEVICE (30 d; the session is then aal1), until the password changes, a factor changes or the device is forgotten. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
     access: 'pending',
     body: 'MfaVerifyRequest',
     success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
-    errors: { 401: ['invalid_code', 'mfa_required'] },
+    errors: { 400: ['invalid_input'], 401: ['invalid_code', 'mfa_required'], 409: ['mfa_not_enabled'] },
   },
   {
     method: 'get',
@@ -371,5 +372,27 @@ export const OPERATIONS: OperationSpec[] = [
     access: 'reauth',
     success: [{ status: 200, description: 'The new set, shown once', schema: 'RecoveryCodes' }],
     errors: { 409: ['mfa_not_enabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/devices',
+    operationId: 'listDevices',
+    tag: 'Two-step sign-in',
+    summary: 'Browsers that signed in to my account',
+    description: 'Most recently used first; `trusted` while "remember this device" skips the second step from it; `current` for this browser.',
+    access: 'user',
+    success: [{ status: 200, description: 'The devices', schema: 'DevicesResponse' }],
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/devices/{id}',
+    operationId: 'forgetDevice',
+    tag: 'Two-step sign-in',
+    summary: 'Forget a device',
+    description: 'Its trust ends: the next password sign-in from it needs the second step again (and counts as a new browser).',
+    access: 'user',
+    pathId: true,
+    success: [{ status: 204, description: 'Forgotten (no body)' }],
+    errors: { 404: ['not_found'] },
   },
 ];

@@ -129,6 +129,23 @@ responses.add(
 const recoveryCodes = z.array(z.string().regex(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/)).length(10).describe('Shown once: store them safely');
 responses.add(z.strictObject({ recoveryCodes: recoveryCodes.optional() }), { id: 'TotpConfirmed' });
 responses.add(z.strictObject({ recoveryCodes }), { id: 'RecoveryCodes' });
+responses.add(
+  z.strictObject({
+    devices: z.array(
+      z.strictObject({
+        id: z.string(),
+        current: z.boolean().describe('This browser'),
+        firstSeenAt: timestamp,
+        lastSeenAt: timestamp,
+        userAgent: z.string(),
+        ip: z.string(),
+        trusted: z.boolean().describe('A password sign-in from it skips the second step'),
+        trustedUntil: timestamp.optional(),
+      }),
+    ),
+  }),
+  { id: 'DevicesResponse' },
+);
 responses.add(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
 responses.add(
   z.strictObject({

@@ -1,8 +1,8 @@
 /** register, login, logout, me (API.md, "Endpoints"). Parse, call the domain, answer. */
-import type { Request, Router } from 'express';
+import type { Request, Response, Router } from 'express';
 import type { AuthService, ClientInfo } from '../../domain/auth-service.js';
 import type { ClientIp } from '../client-ip.js';
-import type { SessionCookie } from '../cookies.js';
+import type { DeviceCookie, SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
 import { loginBody, parseBody, registerBody } from '../schemas.js';
 import { sendJson } from '../respond.js';
@@ -11,28 +11,37 @@ import { toPublicSession, toPublicUser } from '../views.js';
 export interface AuthRoutesDeps {
   auth: AuthService;
   cookie: SessionCookie;
+  devices: DeviceCookie;
   guards: SessionMiddleware;
   clientIp: ClientIp;
 }
 
 /** Adds the routes to `router`. */
-export function authRoutes(router: Router, { auth, cookie, guards, clientIp }: AuthRoutesDeps): void {
+export function authRoutes(router: Router, { auth, cookie, devices, guards, clientIp }: AuthRoutesDeps): void {
+  /** The request's origin, with the browser's device cookie (it only recognises the browser). */
+  const from = (req: Request): ClientInfo => ({ ...clientInfo(req, clientIp), device: devices.read(req) });
+  /** A completed sign-in hands the browser its device cookie, when it did not hold that one. */
+  const keepDevice = (req: Request, res: Response, device: string) => {
+    if (device !== devices.read(req)) devices.set(res, device);
+  };
 
   router.post('/register', guards.requireGuest, async (req, res) => {
     const body = parseBody(registerBody, req.body);
-    const outcome = await auth.register(body, clientInfo(req, clientIp));
+    const outcome = await auth.register(body, from(req));
     if (outcome.kind === 'verification_pending') {
       return sendJson(res, 202, { message: 'Check your email to finish creating your account' });
     }
     cookie.issue(res, outcome.issued);
+    keepDevice(req, res, outcome.device);
     sendJson(res, 201, { user: toPublicUser(outcome.issued.user) });
   });
 
   router.post('/login', guards.requireGuest, async (req, res) => {
     const body = parseBody(loginBody, req.body);
-    const outcome = await auth.login(body, clientInfo(req, clientIp));
+    const outcome = await auth.login(body, from(req));
     cookie.issue(res, outcome.issued); // a pending session's cookie is the session cookie too
     if (outcome.kind === 'mfa_required') return sendJson(res, 200, { mfaRequired: true, methods: outcome.methods });
+    keepDevice(req, res, outcome.device);
     sendJson(res, 200, { user: toPublicUser(outcome.issued.user) });
   });
 
