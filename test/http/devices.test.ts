@@ -8,13 +8,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { totpCode } from '../../src/domain/totp.js';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox } from '../support/mailbox.js';
+import { Mailbox, SUBJECT } from '../support/mailbox.js';
 import { Client, ManualClock, signedUp, STRONG_PASSWORD, type Reply } from '../support/server.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const clock = new ManualClock();
 const STEP = 30_000;
-const NEW_SIGN_IN = 'New sign-in to your account';
+const NEW_SIGN_IN = SUBJECT.newSignIn;
 let smtp: TestSmtpServer;
 let box: Mailbox;
 

@@ -13,6 +13,10 @@ export const SUBJECT = {
   changing: 'Your email address is being changed',
   signupAttempt: 'Someone tried to sign up with your address',
   changeAttempt: 'Someone tried to move an account to your address',
+  newSignIn: 'New sign-in to your account',
+  recoveryCodeUsed: 'A recovery code was used to sign in',
+  twoStepOn: 'Two-step sign-in is on',
+  twoStepOff: 'Two-step sign-in is off',
 } as const;
 export type Subject = (typeof SUBJECT)[keyof typeof SUBJECT];
 
