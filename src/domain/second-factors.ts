@@ -18,6 +18,8 @@ export interface SecondFactorStore {
   confirmTotp(userId: string, step: number): Promise<boolean>;
   /** Claims a time step of a confirmed secret: true only for a step later than any claimed before. */
   claimTotpStep(userId: string, step: number): Promise<boolean>;
+  /** Replaces the sealed form of the confirmed secret (re-encrypted under a new key). */
+  resealTotp(userId: string, sealedSecret: string): Promise<void>;
   /** Removes the confirmed secret; false when there was none. */
   removeTotp(userId: string): Promise<boolean>;
   /** Replaces the user's recovery codes with these (hashes), atomically. */
@@ -33,4 +35,6 @@ export interface SecretSealer {
   seal(plaintext: string, owner: string): string;
   /** Null when the sealed value was tampered with, belongs to another owner, or to no known key. */
   open(sealed: string, owner: string): string | null;
+  /** True when sealed under a previous key (SECRETS_KEY_PREVIOUS): seal it again under the current one. */
+  needsReencryption(sealed: string): boolean;
 }

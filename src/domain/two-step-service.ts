@@ -189,10 +189,14 @@ export class TwoStepService {
   }
 
   private async claimTotp(userId: string, code: string): Promise<boolean> {
-    const factor = await this.deps.factors.totpOf(userId);
-    const secret = factor?.confirmed ? this.deps.sealer.open(factor.sealedSecret, totpOwner(userId)) : null;
-    const step = secret === null ? null : matchTotp(secret, code, this.deps.clock.now());
-    return step !== null && (await this.deps.factors.claimTotpStep(userId, step));
+    const { factors, sealer, clock } = this.deps;
+    const factor = await factors.totpOf(userId);
+    const secret = factor?.confirmed ? sealer.open(factor.sealedSecret, totpOwner(userId)) : null;
+    const step = secret === null ? null : matchTotp(secret, code, clock.now());
+    if (step === null || !(await factors.claimTotpStep(userId, step))) return false;
+    // Key rotation: a secret still sealed under a previous SECRETS_KEY moves to the current one.
+    if (sealer.needsReencryption(factor!.sealedSecret)) await factors.resealTotp(userId, sealer.seal(secret!, totpOwner(userId)));
+    return true;
   }
 
   private async useRecoveryCode(userId: string, typed: string): Promise<boolean> {

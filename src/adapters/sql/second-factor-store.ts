@@ -61,6 +61,12 @@ export class SqlSecondFactorStore implements SecondFactorStore {
     });
   }
 
+  resealTotp(userId: string, sealedSecret: string): Promise<void> {
+    return guarded(async () => {
+      await this.db.updateTable('totp_factors').set({ sealed_secret: sealedSecret }).where('user_id', '=', userId).execute();
+    });
+  }
+
   removeTotp(userId: string): Promise<boolean> {
     return guarded(async () => {
       const result = await this.db.deleteFrom('totp_factors').where('user_id', '=', userId).where('confirmed', '=', 1).executeTakeFirst();
