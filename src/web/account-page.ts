@@ -5,7 +5,7 @@
  */
 import type { User } from '../domain/user.js';
 import { field, formAlert, html, page } from './html.js';
-import type { PasswordRules } from './guest-pages.js';
+import { TOTP_CODE_ATTRIBUTES, type PasswordRules } from './guest-pages.js';
 
 export function accountPage(user: User, rules: PasswordRules): string {
   const since = new Date(user.createdAt).toISOString().slice(0, 10);
@@ -43,6 +43,80 @@ export function accountPage(user: User, rules: PasswordRules): string {
     ${formAlert}
     <button type="submit">Change password</button>
   </form>
+</section>
+
+<section class="card" aria-labelledby="twostep-h" id="twostep">
+  <h2 id="twostep-h" tabindex="-1">Two-step sign-in</h2>
+  <p class="muted" id="twostep-loading">Loading…</p>
+
+  <div id="twostep-off" hidden>
+    <p>Two-step sign-in is off. Turn it on and signing in needs your password and a code from an authenticator app on your phone, so a stolen password alone is not enough.</p>
+    <button type="button" id="totp-start">Set up an authenticator app</button>
+  </div>
+
+  <div id="totp-setup" tabindex="-1" hidden>
+    <ol class="steps">
+      <li>
+        <p>Scan this QR code with your authenticator app.</p>
+        <div class="qr" id="totp-qr"></div>
+      </li>
+      <li>
+        <p>Cannot scan it? Enter this key in the app instead:</p>
+        <p class="secret-line"><code class="secret" id="totp-secret"></code>
+          <button type="button" class="secondary small" id="totp-secret-copy">Copy key</button></p>
+      </li>
+      <li><p>Enter the code the app now shows, to check that it works.</p></li>
+    </ol>
+    <form id="totp-confirm-form" novalidate>
+      ${field({ name: 'code', label: 'Code from the app', autocomplete: 'one-time-code', idPrefix: 'totp-', attributes: TOTP_CODE_ATTRIBUTES })}
+      ${formAlert}
+      <div class="actions">
+        <button type="submit">Turn on two-step sign-in</button>
+        <button type="button" class="secondary" id="totp-cancel">Cancel</button>
+      </div>
+    </form>
+  </div>
+
+  <div id="twostep-on" hidden>
+    <p><span class="badge ok">on</span> Two-step sign-in is on: signing in needs your password and a code from your authenticator app.</p>
+    <p id="recovery-left"></p>
+    <div class="actions">
+      <button type="button" class="secondary" id="recovery-new">Make new recovery codes</button>
+      <button type="button" class="secondary" id="totp-off-start" aria-expanded="false" aria-controls="totp-off-form">Turn off…</button>
+    </div>
+    <form id="totp-off-form" novalidate hidden>
+      <p>Without two-step sign-in, your password alone signs you in.</p>
+      ${field({ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password', idPrefix: 'off-' })}
+      ${formAlert}
+      <div class="actions">
+        <button type="submit" class="danger">Turn off two-step sign-in</button>
+        <button type="button" class="secondary" id="totp-off-cancel">Cancel</button>
+      </div>
+    </form>
+  </div>
+
+  <div id="recovery-codes" hidden>
+    <h3 id="recovery-codes-h" tabindex="-1">Your recovery codes</h3>
+    <p class="notice warn" role="status">Store these codes now, somewhere safe (a password manager, or on paper): they will not be shown again. Each one signs you in once if you lose your phone.</p>
+    <ol class="codes" id="recovery-list" aria-labelledby="recovery-codes-h"></ol>
+    <div class="actions">
+      <button type="button" class="secondary" id="recovery-copy">Copy</button>
+      <button type="button" class="secondary" id="recovery-download">Download</button>
+      <button type="button" id="recovery-done">I have stored them</button>
+    </div>
+    <p class="notice" role="status" id="recovery-status" hidden></p>
+  </div>
+
+  <form id="reauth-form" novalidate hidden>
+    <p>For your security, confirm your password to continue.</p>
+    ${field({ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password', idPrefix: 'ra-' })}
+    ${formAlert}
+    <div class="actions">
+      <button type="submit">Confirm password</button>
+      <button type="button" class="secondary" id="reauth-cancel">Cancel</button>
+    </div>
+  </form>
+  <p class="notice" role="status" id="twostep-status" hidden></p>
 </section>
 
 <section class="card" aria-labelledby="email-h">

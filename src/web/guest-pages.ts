@@ -14,6 +14,8 @@ const LOGIN_NOTICES: Record<string, string> = {
   // This browser's session was ended elsewhere (another device, a password change) or ran out:
   // say so, or the person meets a bare form and thinks the page broke.
   'session-ended': 'You were signed out. Sign in again to continue.',
+  // The pending sign-in ran out (MFA_PENDING_TIMEOUT) or too many wrong codes ended it.
+  'second-step-ended': 'This sign-in has expired; sign in again.',
 };
 
 export function loginPage(next: string | undefined, notice: string | undefined, rememberDays: number): string {
@@ -34,6 +36,40 @@ ${text ? html`<p class="notice" role="status">${text}</p>` : ''}
   <button type="submit">Sign in</button>
 </form>
 <p class="links"><a href="/forgot-password">Forgot your password?</a> · <a href="/register">Create an account</a></p>
+</section>`,
+  });
+}
+
+/** The digits of an authenticator app, as phones offer them from an SMS or an app (one-time-code). */
+export const TOTP_CODE_ATTRIBUTES = { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: '7', spellcheck: 'false' };
+
+/**
+ * The second step of a sign-in, for a browser holding a pending session (the password was
+ * right, two-step sign-in is on). An app code, or a recovery code instead; both go to the same
+ * form, and the script keeps only the shown one enabled.
+ */
+export function secondStepPage(next: string | undefined): string {
+  return page({
+    title: 'Two-step sign-in',
+    body: html`<section class="card narrow">
+<h1>Two-step sign-in</h1>
+<form id="second-step-form" novalidate data-next="${next ?? ''}">
+  <div data-method="totp">
+    ${field({ name: 'code', label: 'Code from your authenticator app', autocomplete: 'one-time-code', hint: 'Open the app and enter the 6 digits it shows for this account.', attributes: TOTP_CODE_ATTRIBUTES })}
+  </div>
+  <div data-method="recovery_code" hidden>
+    ${field({ name: 'recoveryCode', label: 'Recovery code', autocomplete: 'off', hint: 'One of the codes you stored when you turned on two-step sign-in, like 7KQM-2F9X-HT4R-B8CW. Each works once.', attributes: { autocapitalize: 'characters', spellcheck: 'false', maxlength: '64' } })}
+  </div>
+  <p><button type="button" class="link" id="method-toggle" aria-controls="second-step-form">Use a recovery code instead</button></p>
+  <div class="check">
+    <input id="rememberDevice" name="rememberDevice" type="checkbox" aria-describedby="rememberDevice-hint">
+    <label for="rememberDevice">Remember this device</label>
+  </div>
+  <p class="hint" id="rememberDevice-hint">On a device only you use, your password alone signs you in here for a while.</p>
+  ${formAlert}
+  <button type="submit">Verify</button>
+</form>
+<p class="links"><a href="/login">Start again</a></p>
 </section>`,
   });
 }

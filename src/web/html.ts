@@ -41,18 +41,21 @@ export interface FieldOptions {
   strength?: { minLength: number; maxLength: number };
   /** Prefix for the element ids, so two forms on one page can share field names. */
   idPrefix?: string;
+  /** Further input attributes (inputmode, pattern, …); names and values are escaped like any other. */
+  attributes?: Record<string, string>;
 }
 
 /** A labelled input with its hint and the slot where the API's `issues[].path` errors go. */
 export function field(o: FieldOptions): Html {
   const id = `${o.idPrefix ?? ''}${o.name}`;
   const described = [o.hint || o.strength ? `${id}-hint` : '', `${id}-error`].filter(Boolean).join(' ');
+  const extra = Object.entries(o.attributes ?? {}).map(([name, value]) => html` ${name}="${value}"`);
   const strength = o.strength
     ? html` data-strength data-min-length="${o.strength.minLength}" data-max-length="${o.strength.maxLength}"`
     : '';
   return html`<div class="field">
   <label for="${id}">${o.label}</label>
-  <input id="${id}" name="${o.name}" type="${o.type ?? 'text'}"${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}${o.value !== undefined ? html` value="${o.value}"` : ''} required aria-describedby="${described}"${strength}>
+  <input id="${id}" name="${o.name}" type="${o.type ?? 'text'}"${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}${o.value !== undefined ? html` value="${o.value}"` : ''} required aria-describedby="${described}"${extra}${strength}>
   ${o.strength ? html`<div class="strength" id="${id}-hint" aria-live="polite"><meter min="0" max="4" low="2" high="3" optimum="4" value="0"></meter><p class="hint"></p></div>` : ''}
   ${o.hint && !o.strength ? html`<p class="hint" id="${id}-hint">${o.hint}</p>` : ''}
   <p class="error" id="${id}-error" data-error-for="${o.name}" hidden></p>

@@ -10,10 +10,14 @@ import { fileURLToPath } from 'node:url';
 import { dictionary } from '@zxcvbn-ts/language-common';
 import { parse as parseCookies } from 'cookie';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
+import QRCode from 'qrcode';
 import type { Latch } from '../latch.js';
+import { LatchError } from '../domain/errors.js';
 import { codePointLength } from '../domain/password-policy.js';
+import { crossSiteProtection } from '../http/middleware/cross-site.js';
+import { jsonBody } from '../http/middleware/json-body.js';
 import { accountPage } from './account-page.js';
-import { forgotPasswordPage, loginPage, registerPage, resetPasswordPage, verifyEmailPage } from './guest-pages.js';
+import { forgotPasswordPage, loginPage, registerPage, resetPasswordPage, secondStepPage, verifyEmailPage } from './guest-pages.js';
 import { safeNext } from './next.js';
 
 export function pageCsp(https: boolean): string {
@@ -37,6 +41,10 @@ function assetsDir(): string {
   const candidates = [join(here, 'assets'), join(here, '..', '..', 'src', 'web', 'assets')];
   return candidates.find((dir) => existsSync(join(dir, 'pages.js'))) ?? candidates[0]!;
 }
+
+/** An otpauth URI is some 200 characters (secret, issuer, account email); these leave room. */
+const QR_URI_MAX_LENGTH = 1024;
+const QR_BODY_LIMIT_BYTES = 2048;
 
 const query = (req: Request, name: string): string | undefined => {
   const value = req.query[name];
@@ -81,25 +89,57 @@ export function createWebRouter(latch: Latch): Router {
    * the page says so. A browser that never had one, or signed out itself (its cookie was
    * cleared), gets no notice.
    */
-  const toLogin = (req: Request, next?: string) => {
+  const toLogin = (req: Request, next?: string, notice = 'session-ended') => {
     const hadSession = parseCookies(req.headers.cookie ?? '')[cookieName] !== undefined;
-    const params = [next === undefined ? '' : `next=${next}`, hadSession ? 'notice=session-ended' : ''].filter(Boolean);
+    const params = [next === undefined ? '' : `next=${next}`, hadSession ? `notice=${notice}` : ''].filter(Boolean);
     return params.length > 0 ? `/login?${params.join('&')}` : '/login';
   };
 
-  router.get('/', load, (req, res) => res.redirect(303, req.latch ? '/account' : toLogin(req)));
+  // A pending sign-in (password right, second step to come) goes on to its second step.
+  router.get('/', load, (req, res) =>
+    res.redirect(303, req.latch ? '/account' : req.latchPending ? '/login/second-step' : toLogin(req)),
+  );
   router.get('/login', load, (req, res) => {
     const next = safeNext(query(req, 'next'));
     if (req.latch) return res.redirect(303, next ?? '/account');
     send(res, loginPage(next, query(req, 'notice'), rememberDays));
+  });
+  router.get('/login/second-step', load, (req, res) => {
+    const next = safeNext(query(req, 'next'));
+    if (req.latch) return res.redirect(303, next ?? '/account');
+    // No pending sign-in: it ran out or was ended by wrong codes (a cookie came), or never began.
+    if (!req.latchPending) return res.redirect(303, toLogin(req, next && encodeURIComponent(next), 'second-step-ended'));
+    send(res, secondStepPage(next));
   });
   router.get('/register', load, (req, res) => {
     if (req.latch) return res.redirect(303, '/account');
     send(res, registerPage(rules));
   });
   router.get('/account', load, (req, res) => {
+    if (req.latchPending) return res.redirect(303, '/login/second-step?next=/account');
     if (!req.latch) return res.redirect(303, toLogin(req, '/account'));
     send(res, accountPage(req.latch.user, rules));
+  });
+
+  /**
+   * The QR code of an authenticator-app setup, as SVG. The `otpauth://` URI holds the secret, so
+   * it comes in a POST body from the account page's script, never in a URL that a log, a proxy,
+   * the history or a Referer would keep (THREATS.md item 10); the answer is never cached. Only
+   * this site's own pages of a signed-in user may ask, and only for a TOTP URI: this is no
+   * general-purpose QR service. The SVG is drawn with attributes only (no `style`), so the page
+   * inserts it as elements under its unchanged CSP.
+   */
+  const sameOrigin = crossSiteProtection({ publicOrigin: config.publicUrl, trustedOrigins: [] });
+  router.post('/account/qr', sameOrigin, latch.requireAuth, jsonBody(QR_BODY_LIMIT_BYTES), async (req, res) => {
+    const uri: unknown = req.body?.uri;
+    if (typeof uri !== 'string' || !uri.startsWith('otpauth://totp/') || uri.length > QR_URI_MAX_LENGTH) {
+      throw new LatchError('invalid_input', 'Invalid input', [{ path: 'uri', message: 'Expected an otpauth://totp/ URI' }]);
+    }
+    const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+    res.setHeader('Cache-Control', 'no-store');
+    // Opened on its own, the image is a document: it may load and run nothing.
+    res.setHeader('Content-Security-Policy', "default-src 'none'; frame-ancestors 'none'");
+    res.type('image/svg+xml').send(svg);
   });
   router.get('/forgot-password', (_req, res) => send(res, forgotPasswordPage()));
   router.get('/reset-password', (req, res) => send(res, resetPasswordPage(query(req, 'token'), rules)));

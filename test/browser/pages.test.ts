@@ -3,16 +3,23 @@
  * real SMTP server: the journeys a person takes, each ending in a screenshot under
  * test-results/screenshots/.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
+import { totpCode } from '../../src/domain/totp.js';
 import { sqlite } from '../support/backends.js';
-import { signedUp, startServer, STRONG_PASSWORD, uniqueEmail, type TestServer } from '../support/server.js';
+import { Client, signedUp, startServer, STRONG_PASSWORD, uniqueEmail, type TestServer } from '../support/server.js';
 import { linkFrom, startSmtpServer, type ReceivedMail, type TestSmtpServer } from '../support/smtp.js';
-import { CHROMIUM, cspViolations, hasChromium, openBrowser, removeProfiles, screenshot } from './browser.js';
+import { CHROMIUM, cspViolations, hasChromium, openBrowser, removeProfiles, screenshot, screenshotOf } from './browser.js';
 
 const NEW_PASSWORD = 'copper-meadow-falcon-77';
+/** The pages' policy, as it was before two-step sign-in: the QR code needed no addition. */
+const PAGE_CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; object-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+/** One TOTP time step. A step accepted once is never accepted again, so each use takes a later one. */
+const STEP = 30_000;
 
 if (!hasChromium) {
   const message = `browser tests need ${CHROMIUM}: apt-get install -y --no-install-recommends chromium`;
@@ -401,6 +408,222 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
     } finally {
       await context.close();
     }
+  });
+
+  /** The authenticator app of the tests: the key shown on the page, the server's (real) clock. */
+  async function setUpApp(page: Page): Promise<{ secret: string; recoveryCodes: string[] }> {
+    await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+    await page.locator('#totp-qr svg').waitFor();
+    expect(await page.locator('#totp-qr svg').getAttribute('role')).toBe('img');
+    const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, '');
+    expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    const form = page.locator('#totp-confirm-form');
+    await form.getByLabel('Code from the app').fill(totpCode(secret, Date.now()));
+    await form.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
+    const codes = page.locator('#recovery-list li');
+    await expect.poll(() => codes.count()).toBe(10);
+    return { secret, recoveryCodes: await codes.allTextContents() };
+  }
+
+  async function secondStep(page: Page, email: string, next?: string) {
+    await signIn(page, email, STRONG_PASSWORD, { next });
+    await page.waitForURL((url) => url.pathname === '/login/second-step');
+  }
+
+  it('two-step sign-in: set up with the QR code, codes shown once, app code, recovery code, turned off', async () => {
+    const email = uniqueEmail('twostep');
+    const { context, page } = await openBrowser();
+    const urls: string[] = [];
+    page.on('request', (request) => urls.push(request.url()));
+    try {
+      await register(page, email);
+      const section = page.locator('#twostep');
+      await page.locator('#twostep-off').waitFor();
+
+      // The QR code comes from our server in a POST body, and is drawn as an SVG image.
+      const qrAnswer = page.waitForResponse((r) => r.url() === at('/account/qr'));
+      const { secret, recoveryCodes } = await setUpApp(page);
+      const qr = await qrAnswer;
+      expect(qr.request().method()).toBe('POST');
+      expect(qr.headers()['content-type']).toMatch(/^image\/svg\+xml/);
+      expect(qr.headers()['cache-control']).toBe('no-store');
+
+      // Shown once: the notice says so, and Download saves them as a file made in the page.
+      await expect.poll(() => page.locator('#recovery-codes .notice.warn').textContent()).toMatch(/not be shown again/);
+      await screenshotOf(page.locator('#twostep'), 'two-step-recovery-codes');
+      const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download' }).click()]);
+      expect(download.suggestedFilename()).toBe('latch-recovery-codes.txt');
+      expect(download.url()).toMatch(/^blob:/);
+      const file = readFileSync(await download.path(), 'utf8');
+      expect(file.match(/^[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}$/gm)).toEqual(recoveryCodes);
+      await page.getByRole('button', { name: 'I have stored them' }).click();
+      expect(await page.locator('#recovery-list li').count()).toBe(0);
+      await expect.poll(() => section.locator('#recovery-left').textContent()).toBe('10 recovery codes left.');
+      await page.reload();
+      await page.locator('#twostep-on').waitFor();
+      expect(await page.locator('#recovery-codes').isHidden()).toBe(true);
+
+      // Sign in again: the password, then the app's code (the next step: this one was used to confirm).
+      await page.locator('#logout-form button').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      await secondStep(page, email);
+      const codeField = page.getByLabel('Code from your authenticator app');
+      expect(await codeField.getAttribute('autocomplete')).toBe('one-time-code');
+      expect(await codeField.getAttribute('inputmode')).toBe('numeric');
+      await codeField.fill('000000');
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await expect.poll(() => page.locator('[data-error-for=code]').textContent()).toBe('That code is not right, or was already used.');
+      expect(await codeField.getAttribute('aria-invalid')).toBe('true');
+      await screenshot(page, 'two-step-second-step');
+      await codeField.fill(totpCode(secret, Date.now() + STEP));
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(at('/account'));
+
+      // And with a recovery code instead: one of ten is used up.
+      await page.locator('#logout-form button').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      await secondStep(page, email);
+      await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+      expect(await codeField.isHidden()).toBe(true);
+      await page.getByLabel('Recovery code').fill(recoveryCodes[0]!.toLowerCase());
+      await page.getByRole('button', { name: 'Verify' }).click();
+      await page.waitForURL(at('/account'));
+      await expect.poll(() => section.locator('#recovery-left').textContent()).toBe('9 recovery codes left.');
+
+      // Turned off with the password: the next sign-in is one step again.
+      await section.getByRole('button', { name: 'Turn off…' }).click();
+      const off = page.locator('#totp-off-form');
+      await off.getByLabel('Your password').fill('not-my-password-at-all');
+      await off.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
+      await expect.poll(() => off.locator('[data-error-for=password]').textContent()).toMatch(/\S/);
+      await off.getByLabel('Your password').fill(STRONG_PASSWORD);
+      await off.getByRole('button', { name: 'Turn off two-step sign-in' }).click();
+      await page.locator('#twostep-off').waitFor();
+      await page.locator('#logout-form button').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      await signIn(page, email);
+      await page.waitForURL(at('/account'));
+
+      // The key never travelled in a URL (THREATS.md item 10).
+      expect(urls.length).toBeGreaterThan(10);
+      expect(urls.filter((url) => url.includes(secret) || url.includes('otpauth'))).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('the second step: wrong codes next to the field, the wait explained on 429, an ended sign-in back to the password', async () => {
+    const { client, email } = await signedUp(server.url);
+    const setup = await client.post('/api/auth/mfa/totp');
+    expect((await client.post('/api/auth/mfa/totp/confirm', { code: totpCode(setup.body.secret, Date.now()) })).status).toBe(200);
+    const { context, page } = await openBrowser();
+    try {
+      await secondStep(page, email, '/account');
+      const response = await page.reload();
+      expect(await response!.headerValue('content-security-policy')).toBe(PAGE_CSP);
+      // Not a sign-in yet: the account page sends it back to the second step.
+      await page.goto(at('/account'));
+      expect(onPath(page)).toBe('/login/second-step');
+      await page.getByLabel('Remember this device').check();
+
+      const codeField = page.getByLabel('Code from your authenticator app');
+      const error = page.locator('[data-error-for=code]');
+      const submit = page.getByRole('button', { name: 'Verify' });
+      await codeField.fill('12345');
+      await submit.click();
+      await expect.poll(() => error.textContent()).toBe('Enter the 6 digits your app shows.');
+
+      // Ten wrong codes per account, over pending sign-ins of at most five each; the 11th waits.
+      for (let round = 0; round < 3; round++) {
+        if (round > 0) await secondStep(page, email, '/account');
+        for (let i = 0; i < (round < 2 ? 4 : 2); i++) {
+          await codeField.fill('000000');
+          await submit.click();
+          await expect.poll(() => error.textContent()).toBe('That code is not right, or was already used.');
+          await codeField.fill('');
+        }
+      }
+      await codeField.fill('000000');
+      await submit.click();
+      await expect.poll(() => error.textContent()).toMatch(/^Too many attempts\. Try again in \d+ (seconds|minutes)\.$/);
+      await screenshot(page, 'two-step-rate-limited');
+
+      // This sign-in ended elsewhere (here: its own sign-out): the next code goes back to the password.
+      await page.evaluate(() => fetch('/api/auth/logout', { method: 'POST' }));
+      await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+      await page.getByLabel('Recovery code').fill('7KQM-2F9X-HT4R-B8CW');
+      await submit.click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      expect(new URL(page.url()).searchParams.get('next')).toBe('/account');
+      await expect.poll(() => page.getByRole('status').textContent()).toBe('This sign-in has expired; sign in again.');
+      // A reload of the ended second step lands there too.
+      await page.goto(at('/login/second-step'));
+      expect(onPath(page)).toBe('/login');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('setting up asks for the password again when its proof is old, then goes on', async () => {
+    const storage = await sqlite.provision();
+    const strict = await startServer({ ...storage.config, reauthWindow: 3_000 });
+    const { email } = await signedUp(strict.url);
+    const { context, page } = await openBrowser();
+    try {
+      await page.goto(`${strict.url}/login`);
+      await page.getByLabel('Email').fill(email);
+      await page.getByLabel('Password').fill(STRONG_PASSWORD);
+      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.waitForURL(`${strict.url}/account`);
+      const response = await page.reload();
+      expect(await response!.headerValue('content-security-policy')).toBe(PAGE_CSP);
+      await page.locator('#twostep-off').waitFor();
+      await page.waitForTimeout(3_500);
+
+      await page.getByRole('button', { name: 'Set up an authenticator app' }).click();
+      const reauth = page.locator('#reauth-form');
+      await reauth.getByText('For your security, confirm your password to continue.').waitFor();
+      await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('ra-password');
+      await reauth.getByLabel('Your password').fill('not-my-password-at-all');
+      await reauth.getByRole('button', { name: 'Confirm password' }).click();
+      await expect.poll(() => reauth.locator('[data-error-for=password]').textContent()).toMatch(/\S/);
+      await screenshot(page, 'two-step-reauth');
+      await reauth.getByLabel('Your password').fill(STRONG_PASSWORD);
+      await reauth.getByRole('button', { name: 'Confirm password' }).click();
+      await page.locator('#totp-qr svg').waitFor();
+      expect(await reauth.isHidden()).toBe(true);
+      const secret = ((await page.locator('#totp-secret').textContent()) ?? '').replace(/\s/g, '');
+      await screenshotOf(page.locator('#twostep'), 'two-step-setup');
+
+      // The proof went stale again while the person fetched their phone: asked once more, the code still counts.
+      await page.waitForTimeout(3_500);
+      const form = page.locator('#totp-confirm-form');
+      await form.getByLabel('Code from the app').fill(totpCode(secret, Date.now()));
+      await form.getByRole('button', { name: 'Turn on two-step sign-in' }).click();
+      await reauth.getByLabel('Your password').waitFor();
+      await reauth.getByLabel('Your password').fill(STRONG_PASSWORD);
+      await reauth.getByRole('button', { name: 'Confirm password' }).click();
+      await expect.poll(() => page.locator('#recovery-list li').count()).toBe(10);
+    } finally {
+      await context.close();
+      await strict.close();
+      await storage.cleanup();
+    }
+  });
+
+  it('the QR endpoint draws TOTP URIs only, for a signed-in page of this site, never cached', async () => {
+    const { client } = await signedUp(server.url);
+    const uri = (await client.post('/api/auth/mfa/totp')).body.uri as string;
+    const drawn = await client.post('/account/qr', { uri }, { 'sec-fetch-site': 'same-origin' });
+    expect(drawn.status).toBe(200);
+    expect(drawn.headers.get('content-type')).toMatch(/^image\/svg\+xml/);
+    expect(drawn.headers.get('cache-control')).toBe('no-store');
+    expect(drawn.text).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(drawn.text).not.toMatch(/style|script/i);
+
+    expect((await client.post('/account/qr', { uri: 'https://evil.example/' })).body.code).toBe('invalid_input');
+    expect((await client.post('/account/qr', { uri }, { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' })).body.code).toBe('csrf');
+    expect((await new Client(server.url).post('/account/qr', { uri })).status).toBe(401);
   });
 
   it('no page broke its Content-Security-Policy', () => {

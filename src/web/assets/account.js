@@ -1,6 +1,7 @@
 // The account page: sessions and security activity from the API, and the account forms.
 // Any 401 means this browser's session is gone (signed out elsewhere): back to sign in.
 import { api, goToLogin, onSubmit, showAlert, showError } from './lib.js';
+import { copyText, downloadText, groupsOfFour, readCode } from './two-step.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -105,6 +106,14 @@ const EVENT_TEXT = {
   email_change_requested: 'Email change requested',
   email_changed: 'Email address changed',
   account_deleted: 'Account deleted',
+  mfa_challenged: 'Password accepted, second step asked',
+  mfa_succeeded: 'Signed in with two-step sign-in',
+  mfa_failed: 'Wrong two-step code',
+  totp_enabled: 'Two-step sign-in turned on',
+  totp_disabled: 'Two-step sign-in turned off',
+  recovery_codes_generated: 'New recovery codes made',
+  recovery_code_used: 'Signed in with a recovery code',
+  new_device: 'Signed in from a new browser',
 };
 
 let eventsCursor;
@@ -190,5 +199,224 @@ onSubmit(deleteForm, async (v) => {
   location.assign('/login?notice=account-deleted');
 });
 
+// Two-step sign-in. Its state comes from the API; one part of the section shows at a time.
+const twoStepParts = { loading: byId('twostep-loading'), off: byId('twostep-off'), setup: byId('totp-setup'), on: byId('twostep-on') };
+const showTwoStep = (part) => {
+  for (const [name, box] of Object.entries(twoStepParts)) box.hidden = name !== part;
+};
+
+async function loadTwoStep() {
+  const res = await call('GET', '/api/auth/mfa');
+  if (!res.ok) {
+    twoStepParts.loading.textContent = res.data.error;
+    return showTwoStep('loading');
+  }
+  if (res.data.totp) {
+    const left = res.data.recoveryCodesLeft;
+    const few = left <= 3;
+    const line = byId('recovery-left');
+    line.textContent = `${left === 1 ? '1 recovery code' : `${left} recovery codes`} left.`;
+    // With none left, a lost phone means a locked account: say so while there is time.
+    if (few) line.textContent += ' Make new ones soon, before you run out.';
+    line.className = few ? 'notice warn' : '';
+  }
+  showTwoStep(res.data.totp ? 'on' : 'off');
+}
+
+/**
+ * Setting up, confirming, turning off and new recovery codes need a recent password proof.
+ * When the API asks for one (403 reauth_required), the password form at the end of the section
+ * takes it, and the action runs again. Resolves to the API's answer, or undefined when cancelled.
+ */
+const reauthForm = byId('reauth-form');
+let passwordProven; // settles the pending askPassword()
+
+function askPassword() {
+  reauthForm.hidden = false;
+  reauthForm.querySelector('input[type=password]').focus();
+  return new Promise((resolve) => (passwordProven = resolve));
+}
+
+function closeReauth(proven) {
+  reauthForm.reset();
+  reauthForm.hidden = true;
+  passwordProven?.(proven);
+  passwordProven = undefined;
+}
+onSubmit(reauthForm, async (v) => {
+  if (await reauth(reauthForm, v.password)) closeReauth(true);
+});
+byId('reauth-cancel').addEventListener('click', () => closeReauth(false));
+
+async function withRecentPassword(request) {
+  const res = await request();
+  if (res.status !== 403 || res.data.code !== 'reauth_required') return res;
+  return (await askPassword()) ? request() : undefined;
+}
+
+/** The QR code of `uri` as an SVG element, drawn by this server; the URI travels in a POST body, never in a URL. */
+async function qrCode(uri) {
+  try {
+    const response = await fetch('/account/qr', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', accept: 'image/svg+xml' },
+      body: JSON.stringify({ uri }),
+    });
+    if (!response.ok) return undefined;
+    // Parsed as SVG (an XML parser runs no script), and only a clean <svg> root is taken.
+    const svg = new DOMParser().parseFromString(await response.text(), 'image/svg+xml').documentElement;
+    if (svg.namespaceURI !== 'http://www.w3.org/2000/svg' || svg.localName !== 'svg' || svg.querySelector('parsererror')) return undefined;
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'QR code to scan with your authenticator app');
+    return document.importNode(svg, true);
+  } catch {
+    return undefined;
+  }
+}
+
+const confirmForm = byId('totp-confirm-form');
+let setupSecret = '';
+function endSetup() {
+  setupSecret = '';
+  byId('totp-secret').textContent = '';
+  byId('totp-qr').replaceChildren();
+  confirmForm.reset();
+}
+
+byId('totp-start').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  byId('twostep-status').hidden = true;
+  button.disabled = true;
+  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/totp'));
+  button.disabled = false;
+  if (!res) return button.focus();
+  if (!res.ok) {
+    status('twostep-status', res.data.error);
+    return res.data.code === 'already_enabled' ? loadTwoStep() : undefined;
+  }
+  setupSecret = res.data.secret;
+  byId('totp-secret').textContent = groupsOfFour(setupSecret);
+  const qr = byId('totp-qr');
+  qr.replaceChildren(el('p', { class: 'muted', text: 'Drawing the QR code…' }));
+  showTwoStep('setup');
+  twoStepParts.setup.focus();
+  const svg = await qrCode(res.data.uri);
+  qr.replaceChildren(svg ?? el('p', { class: 'error', text: 'The QR code could not be shown. Enter the key below in the app instead.' }));
+});
+
+byId('totp-secret-copy').addEventListener('click', async () => {
+  status('twostep-status', (await copyText(setupSecret)) ? 'Key copied.' : 'Could not copy. Select the key and copy it.');
+});
+
+byId('totp-cancel').addEventListener('click', () => {
+  endSetup();
+  showTwoStep('off');
+  byId('totp-start').focus();
+});
+
+onSubmit(confirmForm, async (v) => {
+  const code = readCode(v.code);
+  // A wrong code is counted against the account: a typo is caught here, before it costs one.
+  if (!code) return showError(confirmForm, { issues: [{ path: ['code'], message: 'Enter the 6 digits the app shows.' }] });
+  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/totp/confirm', { code }));
+  if (!res) return;
+  if (!res.ok) {
+    if (res.data.code === 'invalid_code') {
+      return showError(confirmForm, { issues: [{ path: ['code'], message: 'That code is not right. Enter the code the app shows now.' }] });
+    }
+    if (res.data.code === 'no_pending_setup') {
+      endSetup();
+      await loadTwoStep();
+      return status('twostep-status', 'This setup is no longer waiting. Start again.');
+    }
+    return showError(confirmForm, res.data);
+  }
+  endSetup();
+  await loadTwoStep();
+  status('twostep-status', 'Two-step sign-in is on. Every other session was signed out.');
+  if (res.data.recoveryCodes) showCodes(res.data.recoveryCodes);
+  await Promise.all([loadSessions(), loadEvents()]);
+});
+
+// Recovery codes are shown once: here, until "I have stored them" or the page goes away.
+let shownCodes = [];
+function showCodes(codes) {
+  shownCodes = codes;
+  byId('recovery-list').replaceChildren(...codes.map((code) => el('li', {}, el('code', { text: code }))));
+  byId('recovery-status').hidden = true;
+  byId('recovery-codes').hidden = false;
+  byId('recovery-codes-h').focus();
+}
+
+function codesFile() {
+  const email = byId('profile-email').textContent.trim();
+  const made = new Date().toISOString().slice(0, 10);
+  return `Latch recovery codes for ${email} (made ${made})\n\nEach code signs you in once, instead of a code from your authenticator app.\nMaking new codes stops these from working.\n\n${shownCodes.join('\n')}\n`;
+}
+
+byId('recovery-copy').addEventListener('click', async () => {
+  status('recovery-status', (await copyText(shownCodes.join('\n'))) ? 'Codes copied.' : 'Could not copy. Select the codes and copy them.');
+});
+byId('recovery-download').addEventListener('click', () => {
+  downloadText('latch-recovery-codes.txt', codesFile());
+  status('recovery-status', 'Codes downloaded as latch-recovery-codes.txt.');
+});
+function hideCodes() {
+  shownCodes = [];
+  byId('recovery-list').replaceChildren();
+  byId('recovery-codes').hidden = true;
+}
+byId('recovery-done').addEventListener('click', () => {
+  hideCodes();
+  byId('twostep-h').focus();
+});
+
+byId('recovery-new').addEventListener('click', async (event) => {
+  const button = event.currentTarget;
+  byId('twostep-status').hidden = true;
+  button.disabled = true;
+  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/recovery-codes'));
+  button.disabled = false;
+  if (!res) return button.focus();
+  if (!res.ok) {
+    if (res.data.code !== 'mfa_not_enabled') return status('twostep-status', res.data.error);
+    await loadTwoStep();
+    return status('twostep-status', 'Two-step sign-in is off, so there are no recovery codes to make.');
+  }
+  showCodes(res.data.recoveryCodes);
+  status('twostep-status', 'New recovery codes made. The old ones no longer work.');
+  await Promise.all([loadTwoStep(), loadEvents()]);
+});
+
+const offForm = byId('totp-off-form');
+const offStart = byId('totp-off-start');
+const toggleOff = (open) => {
+  offForm.hidden = !open;
+  offStart.hidden = open;
+  offStart.setAttribute('aria-expanded', String(open));
+  if (open) offForm.querySelector('input[type=password]').focus();
+  else offStart.focus();
+};
+offStart.addEventListener('click', () => toggleOff(true));
+byId('totp-off-cancel').addEventListener('click', () => {
+  offForm.reset();
+  toggleOff(false);
+});
+onSubmit(offForm, async (v) => {
+  if (!(await reauth(offForm, v.password))) return;
+  const res = await call('DELETE', '/api/auth/mfa/totp', { password: v.password });
+  if (!res.ok && res.status !== 404) return showError(offForm, res.data);
+  offForm.reset();
+  toggleOff(false);
+  hideCodes(); // turning off deleted them
+  await loadTwoStep();
+  // 404: it was already off (turned off from another device meanwhile).
+  status('twostep-status', res.ok ? 'Two-step sign-in is off. Every other session was signed out.' : 'Two-step sign-in is off.');
+  byId('totp-start').focus();
+  await Promise.all([loadSessions(), loadEvents()]);
+});
+
 loadSessions();
 loadEvents();
+loadTwoStep();

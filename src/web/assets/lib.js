@@ -115,6 +115,7 @@ export function showAlert(form, message, success = false) {
 function missingFields(form) {
   const missing = [];
   for (const el of form.querySelectorAll('[required]')) {
+    if (el.disabled) continue; // not in use (values() leaves it out too)
     if (el.type === 'checkbox' ? !el.checked : el.value.trim() === '') missing.push(el);
   }
   return missing;
