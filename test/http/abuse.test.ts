@@ -170,18 +170,19 @@ describeOnBackends(
       const res = await client.get('/api/auth/events');
       expect(res.status).toBe(200);
       const types = res.body.events.map((e: { type: string }) => e.type);
-      expect(types).toEqual(['logout', 'login_succeeded', 'login_failed', 'registered']);
-      expect(res.body.events[2]).toMatchObject({ ip: '127.0.0.1', userAgent: 'Attacker/1.0' });
-      expect(res.body.events[1]).toMatchObject({ userAgent: 'Phone/9', sessionId: expect.any(String) });
+      // The phone's first sign-in is also a new device for the account.
+      expect(types).toEqual(['logout', 'new_device', 'login_succeeded', 'login_failed', 'registered']);
+      expect(res.body.events[3]).toMatchObject({ ip: '127.0.0.1', userAgent: 'Attacker/1.0' });
+      expect(res.body.events[2]).toMatchObject({ userAgent: 'Phone/9', sessionId: expect.any(String) });
       expect(res.body.next).toBeUndefined();
       for (const e of res.body.events) expect(Date.parse(e.at)).not.toBeNaN();
       expect(res.text).not.toContain(STRONG_PASSWORD);
       expect(res.text).not.toContain(WRONG);
 
       const page1 = await client.get('/api/auth/events?limit=3');
-      expect(page1.body.events.map((e: { type: string }) => e.type)).toEqual(['logout', 'login_succeeded', 'login_failed']);
+      expect(page1.body.events.map((e: { type: string }) => e.type)).toEqual(['logout', 'new_device', 'login_succeeded']);
       const page2 = await client.get(`/api/auth/events?limit=3&before=${page1.body.next}`);
-      expect(page2.body.events.map((e: { type: string }) => e.type)).toEqual(['registered']);
+      expect(page2.body.events.map((e: { type: string }) => e.type)).toEqual(['login_failed', 'registered']);
       expect(page2.body.next).toBeUndefined();
 
       for (const query of ['limit=0', 'limit=101', 'limit=abc', 'before=x', 'limit=1&limit=2']) {

@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DeviceRecord, DeviceStore } from '../../domain/devices.js';
 import type { ClientInfo } from '../../domain/session-issuer.js';
 import type { Database, DevicesTable } from './schema.js';
-import { guarded, isUniqueViolation } from './errors.js';
+import { guarded, isForeignKeyViolation, isUniqueViolation } from './errors.js';
 
 const USER_AGENT_MAX = 512;
 
@@ -26,6 +26,9 @@ export class SqlDeviceStore implements DeviceStore {
       } catch (error) {
         // Two sign-ins from one new browser at once: the unique index lets one be first.
         if (isUniqueViolation(error)) return { isNew: false };
+        // The account was deleted while it was signing in: its session went with it, and so
+        // there is no device to record.
+        if (isForeignKeyViolation(error)) return { isNew: false };
         throw error;
       }
     });
