@@ -21,7 +21,7 @@ const latch = await createLatch({
   secretsKeyFile: path.join(dir, 'secrets.key'),
   logLevel: 'warn',
   registerIpMax: 1_000_000,
-  loginMaxFailures: 1_000_000,
+  loginMaxFailures: 1000,
   loginIpMaxFailures: 1_000_000,
   mailIpMax: 1_000_000,
 });
