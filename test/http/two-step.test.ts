@@ -5,14 +5,24 @@
  * guesses counted per pending session and per account, and turning two-step on and off as a
  * credential change.
  */
-import { expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { totpCode } from '../../src/domain/totp.js';
 import { OPERATIONS } from '../../src/http/openapi/operations.js';
 import { describeOnBackends } from '../support/backends.js';
-import { Client, ManualClock, signedUp, STRONG_PASSWORD, type Reply } from '../support/server.js';
+import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { Client, ManualClock, signedUp, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
+import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const clock = new ManualClock();
 const STEP = 30_000;
+let smtp: TestSmtpServer;
+let box: Mailbox;
+
+beforeAll(async () => {
+  smtp = await startSmtpServer();
+  box = new Mailbox(smtp);
+});
+afterAll(async () => smtp?.stop());
 const MINUTE = 60_000;
 
 /** Moves to the start of a fresh time step, so codes of this step, the one before and after are ours. */
@@ -195,6 +205,27 @@ describeOnBackends(
       expectCode(await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } }), 404, 'not_found');
     });
 
+    it('every path to a session asks for the second step: after a reset and after an email change too', async () => {
+      const { client, email, secret } = await withTotp(url());
+      // A reset leaves the factor on: the new password alone still stops halfway.
+      const reset = await box.tokenFrom(email, SUBJECT.reset, () => new Client(url()).post('/api/auth/password/forgot', { email }));
+      expect((await new Client(url()).post('/api/auth/password/reset', { token: reset, password: 'copper-meadow-falcon-77' })).status).toBe(200);
+      expect((await new Client(url()).post('/api/auth/login', { email, password: 'copper-meadow-falcon-77' })).body.mfaRequired).toBe(true);
+      // So does a new address, confirmed from a signed-in browser.
+      const browser = new Client(url());
+      expect((await browser.post('/api/auth/login', { email, password: 'copper-meadow-falcon-77' })).body.mfaRequired).toBe(true);
+      clock.advance(STEP);
+      expect((await verify(browser, 'totp', totpCode(secret, clock.now()))).status).toBe(200);
+      const moved = uniqueEmail('moved');
+      const confirm = await box.tokenFrom(moved, SUBJECT.confirmNew, () =>
+        browser.post('/api/auth/email', { newEmail: moved, password: 'copper-meadow-falcon-77' }),
+      );
+      expect((await browser.post('/api/auth/email/verify', { token: confirm })).status).toBe(200);
+      expect((await browser.get('/api/auth/me')).body.session.aal).toBe('aal2'); // the confirming browser kept its proofs
+      expect((await new Client(url()).post('/api/auth/login', { email: moved, password: 'copper-meadow-falcon-77' })).body.mfaRequired).toBe(true);
+      expect((await client.get('/api/auth/me')).status).toBe(401); // every other session ended
+    });
+
     it('setup and its confirmation need a recent password proof', async () => {
       const { client } = await signedUp(url());
       clock.advance(11 * MINUTE);
@@ -205,5 +236,7 @@ describeOnBackends(
     });
   },
   // Many sign-ins of one account from one IP in parallel: lift the per-pair login limit.
-  { latch: () => ({ clock, loginMaxFailures: 1000 }) },
+  {
+    latch: () => ({ clock, loginMaxFailures: 1000, smtpUrl: smtp.url, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }),
+  },
 );
