@@ -10,7 +10,7 @@ import { totpCode } from '../../src/domain/totp.js';
 import { OPERATIONS } from '../../src/http/openapi/operations.js';
 import { describeOnBackends } from '../support/backends.js';
 import { Mailbox, SUBJECT } from '../support/mailbox.js';
-import { Client, ManualClock, signedUp, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
+import { Client, ManualClock, signedUp, startServer, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const clock = new ManualClock();
@@ -177,6 +177,22 @@ describeOnBackends(
       const res = await verify(await pendingLogin(url(), email), 'totp', totpCode(secret, clock.now()));
       expectCode(res, 429, 'rate_limited');
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    });
+
+    it('wrong codes are counted across instances too', async () => {
+      const { email, secret } = await withTotp(url());
+      const { databaseUrl, redisUrl, redisKeyPrefix } = server().latch.config;
+      const other = await startServer({ databaseUrl, redisKeyPrefix, ...(redisUrl ? { redisUrl } : {}), clock, loginMaxFailures: 1000 });
+      try {
+        for (const base of [url(), other.url]) {
+          const pending = await pendingLogin(base, email);
+          for (let i = 0; i < 5; i++) expectCode(await verify(pending, 'totp', '000000'), 401, 'invalid_code');
+        }
+        clock.advance(STEP);
+        expectCode(await verify(await pendingLogin(url(), email), 'totp', totpCode(secret, clock.now())), 429, 'rate_limited');
+      } finally {
+        await other.close();
+      }
     });
 
     it('a pending session ends after MFA_PENDING_TIMEOUT and never slides', async () => {
