@@ -1,6 +1,6 @@
 /**
- * The account page. Profile facts come from the session the request carries; sessions and the
- * security activity are loaded by /assets/account.js from the JSON API, so they stay current
+ * The account page. Profile facts come from the session the request carries; sessions, devices
+ * and the security activity are loaded by /assets/account.js from the JSON API, so they stay current
  * after every action without a reload.
  */
 import type { User } from '../domain/user.js';
@@ -32,6 +32,13 @@ export function accountPage(user: User, rules: PasswordRules): string {
   <ul class="sessions" id="sessions" aria-live="polite"><li class="muted">Loading…</li></ul>
   <button type="button" id="revoke-others" class="secondary">Sign out everywhere else</button>
   <p class="notice" role="status" id="sessions-status" hidden></p>
+</section>
+
+<section class="card" aria-labelledby="devices-h">
+  <h2 id="devices-h" tabindex="-1">Devices</h2>
+  <p class="muted">The browsers that signed in to your account. A remembered browser signs in with your password alone, without the code from your app, until the date shown; Forget ends that sooner.</p>
+  <ul class="devices" id="devices" aria-live="polite"><li class="muted">Loading…</li></ul>
+  <p class="notice" role="status" id="devices-status" hidden></p>
 </section>
 
 <section class="card" aria-labelledby="password-h">
@@ -113,7 +120,25 @@ export function accountPage(user: User, rules: PasswordRules): string {
     ${formAlert}
     <div class="actions">
       <button type="submit">Confirm password</button>
-      <button type="button" class="secondary" id="reauth-cancel">Cancel</button>
+      <button type="button" class="secondary" id="reauth-cancel" data-cancel>Cancel</button>
+    </div>
+  </form>
+  <form id="stepup-form" novalidate hidden>
+    <div data-method="totp">
+      <h3>Confirm with your authenticator app</h3>
+      <p>This browser is remembered, so your password alone signed you in. This change needs the code from your app too.</p>
+      ${field({ name: 'code', label: 'Code from your authenticator app', autocomplete: 'one-time-code', idPrefix: 'su-', attributes: TOTP_CODE_ATTRIBUTES })}
+    </div>
+    <div data-method="recovery_code" hidden>
+      <h3>Confirm with a recovery code</h3>
+      <p>This browser is remembered, so your password alone signed you in. This change needs one of your recovery codes too; it then stops working.</p>
+      ${field({ name: 'recoveryCode', label: 'Recovery code', autocomplete: 'off', idPrefix: 'su-', attributes: { autocapitalize: 'characters', spellcheck: 'false', maxlength: '64' } })}
+    </div>
+    <p><button type="button" class="link" id="stepup-toggle">Use a recovery code instead</button></p>
+    ${formAlert}
+    <div class="actions">
+      <button type="submit">Confirm</button>
+      <button type="button" class="secondary" data-cancel>Cancel</button>
     </div>
   </form>
   <p class="notice" role="status" id="twostep-status" hidden></p>

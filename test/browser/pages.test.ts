@@ -611,6 +611,146 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
     }
   });
 
+  /**
+   * The tests' authenticator app, for codes after `setUpApp`'s. The server takes a code of its
+   * clock's step or one on either side, and only for a step later than the last it took: each
+   * code is the earliest such step (never the one before the clock's, which may fall out of the
+   * window before the server checks it), waiting for the clock when none is left.
+   */
+  function authenticator(secret: string) {
+    let last = Math.floor(Date.now() / STEP); // the step setUpApp just used, or later
+    return async (): Promise<string> => {
+      for (;;) {
+        const now = Math.floor(Date.now() / STEP);
+        const step = Math.max(last + 1, now);
+        if (step <= now + 1) {
+          last = step;
+          return totpCode(secret, step * STEP);
+        }
+        await new Promise((resolve) => setTimeout(resolve, (now + 1) * STEP - Date.now() + 100));
+      }
+    };
+  }
+
+  /**
+   * A new account with the app on, and this browser remembered: signed in with the second step
+   * and "Remember this device", then signed in again with the password alone. The second step
+   * takes a recovery code, so the app's next code is left for the test, without waiting.
+   */
+  async function rememberedBrowser(page: Page) {
+    const email = uniqueEmail('remembered');
+    await register(page, email);
+    await page.locator('#twostep-off').waitFor();
+    const { secret, recoveryCodes } = await setUpApp(page);
+    const nextCode = authenticator(secret);
+    await page.locator('#logout-form button').click();
+    await page.waitForURL((url) => url.pathname === '/login');
+    await secondStep(page, email);
+    await page.getByRole('button', { name: 'Use a recovery code instead' }).click();
+    await page.getByLabel('Recovery code').fill(recoveryCodes[0]!);
+    await page.getByLabel('Remember this device').check();
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.waitForURL(at('/account'));
+    await page.locator('#logout-form button').click();
+    await page.waitForURL((url) => url.pathname === '/login');
+    await signIn(page, email);
+    await page.waitForURL(at('/account')); // no second step
+    return { email, nextCode, recoveryCodes: recoveryCodes.slice(1) };
+  }
+
+  it('a remembered browser: listed under Devices, and asked for the app code before new recovery codes', async () => {
+    const { context, page } = await openBrowser();
+    try {
+      const { nextCode } = await rememberedBrowser(page);
+      const here = page.locator('#devices li.current');
+      await expect.poll(() => here.locator('.badge').allTextContents()).toContain('this browser');
+      const remembered = here.locator('.badge', { hasText: 'remembered until' });
+      const until = new Date((await remembered.locator('time').getAttribute('datetime'))!).getTime();
+      expect(Math.abs(until - (Date.now() + 30 * 86_400_000))).toBeLessThan(60_000);
+      expect(await here.getByRole('button', { name: /^Forget: this browser, Chrome on \w+, IP / }).count()).toBe(1);
+      await screenshotOf(page.locator('#devices').locator('..'), 'devices-remembered');
+
+      // The session proved the password only: new recovery codes need the app's code first.
+      const stepUp = page.locator('#stepup-form');
+      await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+      await stepUp.getByRole('heading', { name: 'Confirm with your authenticator app' }).waitFor();
+      const codeField = stepUp.getByLabel('Code from your authenticator app');
+      await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('su-code');
+      expect(await codeField.getAttribute('autocomplete')).toBe('one-time-code');
+      expect(await codeField.getAttribute('inputmode')).toBe('numeric');
+      expect(await page.locator('#recovery-codes').isHidden()).toBe(true);
+
+      await codeField.fill('000000');
+      await stepUp.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => stepUp.locator('[data-error-for=code]').textContent()).toBe('That code is not right, or was already used.');
+      expect(await codeField.getAttribute('aria-invalid')).toBe('true');
+      await screenshotOf(page.locator('#twostep'), 'step-up');
+      await codeField.fill(await nextCode());
+      await codeField.press('Enter');
+      await expect.poll(() => page.locator('#recovery-list li').count()).toBe(10);
+      expect(await stepUp.isHidden()).toBe(true);
+      await expect.poll(() => page.locator('#twostep-status').textContent()).toContain('New recovery codes made');
+
+      // Stepped up for the rest of this sign-in: asked once, not again.
+      await page.getByRole('button', { name: 'I have stored them' }).click();
+      await page.getByRole('button', { name: 'Make new recovery codes' }).click();
+      await expect.poll(() => page.locator('#recovery-list li').count()).toBe(10);
+      expect(await stepUp.isHidden()).toBe(true);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('a remembered browser: a recovery code steps up a form action; Forget, and the next sign-in asks for the second step', async () => {
+    const { context, page } = await openBrowser();
+    try {
+      const { email, recoveryCodes } = await rememberedBrowser(page);
+
+      // The prompt opens next to the form that needs it; Escape closes it, and nothing changed.
+      const emailForm = page.locator('#email-form');
+      const stepUp = page.locator('#stepup-form');
+      await emailForm.getByLabel('New email').fill(uniqueEmail('moved'));
+      await emailForm.getByLabel('Current password').fill(STRONG_PASSWORD);
+      await emailForm.getByRole('button', { name: 'Change email' }).click();
+      await stepUp.getByLabel('Code from your authenticator app').waitFor();
+      expect(await page.locator('#email-form + #stepup-form').count()).toBe(1);
+      await page.keyboard.press('Escape');
+      await expect.poll(() => stepUp.isHidden()).toBe(true);
+      await expect.poll(() => page.evaluate('document.activeElement?.textContent')).toBe('Change email');
+      expect(await emailForm.locator('[data-form-alert]').isHidden()).toBe(true);
+
+      const newEmail = uniqueEmail('moved');
+      await emailForm.getByLabel('New email').fill(newEmail);
+      await emailForm.getByLabel('Current password').fill(STRONG_PASSWORD);
+      await emailForm.getByRole('button', { name: 'Change email' }).click();
+      await stepUp.getByRole('button', { name: 'Use a recovery code instead' }).click();
+      await stepUp.getByRole('heading', { name: 'Confirm with a recovery code' }).waitFor();
+      await stepUp.getByLabel('Recovery code').fill(recoveryCodes[0]!);
+      await stepUp.getByRole('button', { name: 'Confirm' }).click();
+      await expect.poll(() => emailForm.locator('[data-form-alert]').textContent()).toContain(newEmail);
+      // (No wait for the mail: the suite's earlier mails from this IP may have used its mail budget.)
+      await expect.poll(() => page.locator('#events li strong').allTextContents()).toContain('Email change requested');
+      await expect.poll(() => page.locator('#recovery-left').textContent()).toBe('8 recovery codes left.');
+
+      // Forget this browser: it leaves the list, and its password alone no longer signs in.
+      const forget = page.getByRole('button', { name: /^Forget\b/ });
+      await expect.poll(() => forget.count()).toBe(1);
+      await forget.focus();
+      await page.keyboard.press('Enter');
+      await expect.poll(() => page.locator('#devices-status').textContent()).toBe('This browser is forgotten: signing in here asks for the code from your app again.');
+      await expect.poll(() => forget.count()).toBe(0);
+      expect(await page.locator('#devices li.current').count()).toBe(0);
+      await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('devices-h');
+      await screenshotOf(page.locator('#devices').locator('..'), 'device-forgotten');
+
+      await page.locator('#logout-form button').click();
+      await page.waitForURL((url) => url.pathname === '/login');
+      await secondStep(page, email);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('the QR endpoint draws TOTP URIs only, for a signed-in page of this site, never cached', async () => {
     const { client } = await signedUp(server.url);
     const uri = (await client.post('/api/auth/mfa/totp')).body.uri as string;

@@ -1,13 +1,13 @@
-// The account page: sessions and security activity from the API, and the account forms.
-// Any 401 means this browser's session is gone (signed out elsewhere): back to sign in.
-import { api, goToLogin, onSubmit, showAlert, showError } from './lib.js';
-import { copyText, downloadText, groupsOfFour, readCode } from './two-step.js';
+// The account page: sessions, devices and security activity from the API, and the account forms.
+// A 401 saying the session is gone (signed out elsewhere, or ended by wrong step-up codes): back to sign in.
+import { api, clearErrors, goToLogin, onSubmit, showAlert, showError } from './lib.js';
+import { codeMethods, copyText, downloadText, groupsOfFour, readCode, showCodeError, showCodeTypo } from './two-step.js';
 
 const byId = (id) => document.getElementById(id);
 
 async function call(method, path, body) {
   const res = await api(method, path, body);
-  if (res.status === 401 && res.data.code === 'unauthorized') {
+  if (res.status === 401 && (res.data.code === 'unauthorized' || res.data.code === 'mfa_required')) {
     goToLogin();
     return new Promise(() => {}); // the page is going away; nothing after this should run
   }
@@ -33,6 +33,8 @@ function status(id, message) {
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 const when = (iso) => el('time', { datetime: iso, text: dateFormat.format(new Date(iso)) });
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const day = (iso) => el('time', { datetime: iso, text: dayFormat.format(new Date(iso)) });
 
 /** "Chrome on Linux" from a User-Agent string; good enough to recognise one's own devices. */
 export function describeAgent(ua) {
@@ -91,6 +93,46 @@ async function revoke(session, button) {
   await Promise.all([loadSessions(), loadEvents()]);
 }
 
+/** The browsers that signed in; a remembered one can be forgotten, so it asks for the second step again. */
+async function loadDevices() {
+  const res = await call('GET', '/api/auth/devices');
+  const list = byId('devices');
+  if (!res.ok) return list.replaceChildren(el('li', { class: 'error', text: res.data.error }));
+  // This browser first, then the others as the API orders them (most recently used first).
+  const devices = [...res.data.devices].sort((a, b) => Number(b.current) - Number(a.current));
+  const items = devices.map((d) => {
+    const title = el('p', { class: 'device' }, el('strong', { text: describeAgent(d.userAgent) }));
+    if (d.current) title.append(' ', el('span', { class: 'badge ok', text: 'this browser' }));
+    if (d.trusted) title.append(' ', el('span', { class: 'badge' }, 'remembered until ', day(d.trustedUntil)));
+    const facts = el('p', { class: 'muted' }, `IP ${d.ip || 'unknown'} · last seen `, when(d.lastSeenAt), ' · first seen ', when(d.firstSeenAt));
+    const item = el('li', { class: d.current ? 'current' : '', 'data-device-id': d.id }, el('div', {}, title, facts));
+    if (d.trusted) {
+      const button = el('button', { type: 'button', class: 'secondary small', text: 'Forget' });
+      // Visible text first (WCAG 2.5.3), then which device, as for the sessions' buttons.
+      button.setAttribute('aria-label', `Forget: ${d.current ? 'this browser, ' : ''}${describeAgent(d.userAgent)}, IP ${d.ip || 'unknown'}`);
+      button.addEventListener('click', () => forget(d, button));
+      item.append(button);
+    }
+    return item;
+  });
+  list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted', text: 'No browsers to show.' })]));
+}
+
+async function forget(device, button) {
+  button.disabled = true;
+  const res = await call('DELETE', `/api/auth/devices/${encodeURIComponent(device.id)}`);
+  // 404: forgotten already, from another browser; the outcome is the same.
+  if (!res.ok && res.status !== 404) {
+    button.disabled = false;
+    return status('devices-status', res.data.error);
+  }
+  status('devices-status', device.current
+    ? 'This browser is forgotten: signing in here asks for the code from your app again.'
+    : `${describeAgent(device.userAgent)} is forgotten: signing in there asks for the code from your app again.`);
+  await Promise.all([loadDevices(), loadEvents()]);
+  byId('devices-h').focus(); // the button that had the focus is gone
+}
+
 const EVENT_TEXT = {
   registered: 'Account created',
   login_succeeded: 'Signed in',
@@ -114,6 +156,7 @@ const EVENT_TEXT = {
   recovery_codes_generated: 'New recovery codes made',
   recovery_code_used: 'Signed in with a recovery code',
   new_device: 'Signed in from a new browser',
+  device_forgotten: 'A remembered browser was forgotten',
 };
 
 let eventsCursor;
@@ -171,7 +214,8 @@ async function reauth(form, password) {
 const emailForm = byId('email-form');
 onSubmit(emailForm, async (v) => {
   if (!(await reauth(emailForm, v.password))) return;
-  const res = await call('POST', '/api/auth/email', { newEmail: v.newEmail, password: v.password });
+  const res = await withProofs(() => call('POST', '/api/auth/email', { newEmail: v.newEmail, password: v.password }), emailForm);
+  if (!res) return;
   if (!res.ok) return showError(emailForm, res.data);
   emailForm.reset();
   showAlert(emailForm, `We sent a link to ${v.newEmail}. Your email changes when you open it.`, true);
@@ -194,7 +238,8 @@ byId('delete-cancel').addEventListener('click', () => {
 });
 onSubmit(deleteForm, async (v) => {
   if (!(await reauth(deleteForm, v.password))) return;
-  const res = await call('DELETE', '/api/auth/account', { password: v.password });
+  const res = await withProofs(() => call('DELETE', '/api/auth/account', { password: v.password }), deleteForm);
+  if (!res) return;
   if (!res.ok) return showError(deleteForm, res.data);
   location.assign('/login?notice=account-deleted');
 });
@@ -223,36 +268,94 @@ async function loadTwoStep() {
   showTwoStep(res.data.totp ? 'on' : 'off');
 }
 
+// Where a cancelled prompt sends the focus back: the element focused last, even when the action
+// then disabled it (a disabled button loses the focus, so document.activeElement is the body).
+let lastFocused;
+document.addEventListener('focusin', (event) => (lastFocused = event.target));
+
 /**
- * Setting up, confirming, turning off and new recovery codes need a recent password proof.
- * When the API asks for one (403 reauth_required), the password form at the end of the section
- * takes it, and the action runs again. Resolves to the API's answer, or undefined when cancelled.
+ * One form asking for a proof. Opened after `near` (forms do not nest, so next to the action's
+ * own form), it resolves true once `prove` accepts what was typed, false when cancelled.
  */
-const reauthForm = byId('reauth-form');
-let passwordProven; // settles the pending askPassword()
-
-function askPassword() {
-  reauthForm.hidden = false;
-  reauthForm.querySelector('input[type=password]').focus();
-  return new Promise((resolve) => (passwordProven = resolve));
+function proofPrompt(form, prove, reset = () => {}) {
+  let settle; // of the pending ask
+  let opener;
+  const close = (proven) => {
+    form.reset();
+    clearErrors(form);
+    form.hidden = true;
+    settle?.(proven);
+    settle = undefined;
+  };
+  onSubmit(form, async (v) => {
+    if (await prove(v)) close(true);
+  });
+  const cancel = () => {
+    close(false);
+    // Back where the person was, once the cancelled action has enabled its buttons again.
+    setTimeout(() => opener?.focus());
+  };
+  form.querySelector('[data-cancel]').addEventListener('click', cancel);
+  form.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') cancel();
+  });
+  return (near) => {
+    close(false); // one ask at a time: a newer action's replaces an older one's
+    opener = lastFocused;
+    reset();
+    near.after(form);
+    form.hidden = false;
+    form.querySelector('input:enabled').focus();
+    return new Promise((resolve) => (settle = resolve));
+  };
 }
 
-function closeReauth(proven) {
-  reauthForm.reset();
-  reauthForm.hidden = true;
-  passwordProven?.(proven);
-  passwordProven = undefined;
-}
-onSubmit(reauthForm, async (v) => {
-  if (await reauth(reauthForm, v.password)) closeReauth(true);
-});
-byId('reauth-cancel').addEventListener('click', () => closeReauth(false));
+const askPassword = proofPrompt(byId('reauth-form'), (v) => reauth(byId('reauth-form'), v.password));
 
-async function withRecentPassword(request) {
-  const res = await request();
-  if (res.status !== 403 || res.data.code !== 'reauth_required') return res;
-  return (await askPassword()) ? request() : undefined;
+// A remembered browser's session proved the password only: the app's code (or a recovery code)
+// steps it up, and the API answers with a new session cookie.
+const stepUpForm = byId('stepup-form');
+const stepUpMethods = codeMethods(stepUpForm, byId('stepup-toggle'));
+const askSecondFactor = proofPrompt(stepUpForm, stepUp, () => stepUpMethods.show('totp'));
+
+async function stepUp(v) {
+  const { method, field, code } = stepUpMethods.read(v);
+  // Wrong codes count against the account: a typo is caught here, before it costs one.
+  if (!code) {
+    showCodeTypo(stepUpForm);
+    return false;
+  }
+  const res = await call('POST', '/api/auth/mfa/verify', { method, code });
+  if (!res.ok) {
+    showCodeError(stepUpForm, field, res);
+    return false;
+  }
+  // This session now has a new id, and a recovery code may have been used up.
+  await Promise.all([loadSessions(), loadDevices(), loadEvents(), loadTwoStep()]);
+  return true;
 }
+
+const proofs = { reauth_required: askPassword, second_factor_required: askSecondFactor };
+
+/**
+ * Sensitive actions need fresh proofs, and the API names the missing one: 403 reauth_required
+ * (the password, not proven recently) or 403 second_factor_required (a remembered browser on an
+ * account with two-step sign-in). Its form opens next to the action (`near`), then the action
+ * runs again; each proof is asked once. Resolves to the API's answer, or undefined when cancelled.
+ */
+async function withProofs(request, near) {
+  const asked = new Set();
+  for (;;) {
+    const res = await request();
+    const ask = res.status === 403 ? proofs[res.data.code] : undefined;
+    if (!ask || asked.has(ask)) return res;
+    asked.add(ask);
+    if (!(await ask(near))) return undefined;
+  }
+}
+
+// The two-step section's own actions ask at its end, after the recovery codes.
+const twoStepEnd = byId('recovery-codes');
 
 /** The QR code of `uri` as an SVG element, drawn by this server; the URI travels in a POST body, never in a URL. */
 async function qrCode(uri) {
@@ -288,9 +391,9 @@ byId('totp-start').addEventListener('click', async (event) => {
   const button = event.currentTarget;
   byId('twostep-status').hidden = true;
   button.disabled = true;
-  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/totp'));
+  const res = await withProofs(() => call('POST', '/api/auth/mfa/totp'), twoStepEnd);
   button.disabled = false;
-  if (!res) return button.focus();
+  if (!res) return;
   if (!res.ok) {
     status('twostep-status', res.data.error);
     return res.data.code === 'already_enabled' ? loadTwoStep() : undefined;
@@ -319,7 +422,7 @@ onSubmit(confirmForm, async (v) => {
   const code = readCode(v.code);
   // A wrong code is counted against the account: a typo is caught here, before it costs one.
   if (!code) return showError(confirmForm, { issues: [{ path: ['code'], message: 'Enter the 6 digits the app shows.' }] });
-  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/totp/confirm', { code }));
+  const res = await withProofs(() => call('POST', '/api/auth/mfa/totp/confirm', { code }), twoStepEnd);
   if (!res) return;
   if (!res.ok) {
     if (res.data.code === 'invalid_code') {
@@ -376,9 +479,9 @@ byId('recovery-new').addEventListener('click', async (event) => {
   const button = event.currentTarget;
   byId('twostep-status').hidden = true;
   button.disabled = true;
-  const res = await withRecentPassword(() => call('POST', '/api/auth/mfa/recovery-codes'));
+  const res = await withProofs(() => call('POST', '/api/auth/mfa/recovery-codes'), twoStepEnd);
   button.disabled = false;
-  if (!res) return button.focus();
+  if (!res) return;
   if (!res.ok) {
     if (res.data.code !== 'mfa_not_enabled') return status('twostep-status', res.data.error);
     await loadTwoStep();
@@ -405,7 +508,8 @@ byId('totp-off-cancel').addEventListener('click', () => {
 });
 onSubmit(offForm, async (v) => {
   if (!(await reauth(offForm, v.password))) return;
-  const res = await call('DELETE', '/api/auth/mfa/totp', { password: v.password });
+  const res = await withProofs(() => call('DELETE', '/api/auth/mfa/totp', { password: v.password }), offForm);
+  if (!res) return;
   if (!res.ok && res.status !== 404) return showError(offForm, res.data);
   offForm.reset();
   toggleOff(false);
@@ -418,5 +522,6 @@ onSubmit(offForm, async (v) => {
 });
 
 loadSessions();
+loadDevices();
 loadEvents();
 loadTwoStep();

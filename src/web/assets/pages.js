@@ -1,8 +1,8 @@
 // Behaviour of the guest pages (sign in, register, forgot/reset password, verify email) and the
 // sign-out button in the header. Each form posts JSON to the API with fetch.
-import { api, clearErrors, onSubmit, safeNext, showAlert, showError } from './lib.js';
+import { api, onSubmit, safeNext, showAlert, showError } from './lib.js';
 import { attachStrengthHints } from './strength.js';
-import { readCode } from './two-step.js';
+import { codeMethods, showCodeError, showCodeTypo } from './two-step.js';
 
 const byId = (id) => document.getElementById(id);
 
@@ -25,43 +25,19 @@ wire('login-form', async (form, v) => {
   showError(form, res.data);
 });
 
-// The second step: an app code, or a recovery code instead. Only the shown field is enabled,
-// so only it is required and sent.
+// The second step: an app code, or a recovery code instead.
 const secondStep = byId('second-step-form');
 if (secondStep) {
-  const toggle = byId('method-toggle');
-  const parts = secondStep.querySelectorAll('[data-method]');
-  const method = () => secondStep.querySelector('[data-method]:not([hidden])').dataset.method;
-  const show = (wanted) => {
-    clearErrors(secondStep);
-    for (const part of parts) {
-      part.hidden = part.dataset.method !== wanted;
-      for (const input of part.querySelectorAll('input')) input.disabled = part.hidden;
-    }
-    toggle.textContent = wanted === 'totp' ? 'Use a recovery code instead' : 'Use your authenticator app instead';
-  };
-  show('totp');
-  toggle.addEventListener('click', () => {
-    show(method() === 'totp' ? 'recovery_code' : 'totp');
-    secondStep.querySelector('[data-method]:not([hidden]) input').focus();
-  });
-
+  const methods = codeMethods(secondStep, byId('method-toggle'));
   onSubmit(secondStep, async (v) => {
-    const kind = method();
-    const field = kind === 'totp' ? 'code' : 'recoveryCode';
-    const wrong = (message) => showError(secondStep, { issues: [{ path: [field], message }] });
-    const code = kind === 'totp' ? readCode(v.code) : v.recoveryCode.trim();
+    const { method, field, code } = methods.read(v);
     // Every wrong code counts against the sign-in: a typo is caught here, before it costs one.
-    if (!code) return wrong('Enter the 6 digits your app shows.');
-    const res = await api('POST', '/api/auth/mfa/verify', { method: kind, code, rememberDevice: v.rememberDevice });
+    if (!code) return showCodeTypo(secondStep);
+    const res = await api('POST', '/api/auth/mfa/verify', { method, code, rememberDevice: v.rememberDevice });
     if (res.ok) return location.assign(safeNext(secondStep.dataset.next) ?? '/account');
     // The pending sign-in ran out, or wrong codes ended it: only the password form starts a new one.
     if (res.data.code === 'mfa_required') return location.assign(withNext('/login?notice=second-step-ended', secondStep.dataset.next));
-    if (res.data.code === 'invalid_code') return wrong('That code is not right, or was already used.');
-    if (res.status === 429) return wrong(res.data.error);
-    // Field issues of the API name `code`, whichever field holds it.
-    const issues = res.data.issues?.map((issue) => ({ ...issue, path: [field] }));
-    showError(secondStep, { ...res.data, issues });
+    showCodeError(secondStep, field, res);
   });
 }
 

@@ -1,9 +1,54 @@
 // Helpers of the two-step pages: codes as people type them, and codes handed back to them.
+import { clearErrors, showError } from './lib.js';
 
 /** The 6 digits of an authenticator-app code as typed ("123 456" too), or undefined. */
 export function readCode(typed) {
   const code = String(typed ?? '').replace(/\s/g, '');
   return /^\d{6}$/.test(code) ? code : undefined;
+}
+
+/**
+ * A form that takes a code from the app or, instead, a recovery code (the second step of a
+ * sign-in, the step-up on the account page). Its parts carry `data-method`; one shows at a
+ * time, and only its fields are enabled, so only they are required and sent.
+ */
+export function codeMethods(form, toggle) {
+  const parts = form.querySelectorAll('[data-method]');
+  const method = () => form.querySelector('[data-method]:not([hidden])').dataset.method;
+  const show = (wanted) => {
+    clearErrors(form);
+    for (const part of parts) {
+      part.hidden = part.dataset.method !== wanted;
+      for (const input of part.querySelectorAll('input')) input.disabled = part.hidden;
+    }
+    toggle.textContent = wanted === 'totp' ? 'Use a recovery code instead' : 'Use your authenticator app instead';
+  };
+  show('totp');
+  toggle.addEventListener('click', () => {
+    show(method() === 'totp' ? 'recovery_code' : 'totp');
+    form.querySelector('[data-method]:not([hidden]) input').focus();
+  });
+  /** The shown method, and the code typed for it (undefined when it cannot be one). */
+  const read = (v) => {
+    const kind = method();
+    return { method: kind, field: kind === 'totp' ? 'code' : 'recoveryCode', code: kind === 'totp' ? readCode(v.code) : v.recoveryCode.trim() || undefined };
+  };
+  return { show, read };
+}
+
+/** Why POST /mfa/verify refused a code, next to the field that holds it. */
+export function showCodeError(form, field, res) {
+  const wrong = (message) => showError(form, { issues: [{ path: [field], message }] });
+  if (res.data.code === 'invalid_code') return wrong('That code is not right, or was already used.');
+  if (res.status === 429) return wrong(res.data.error); // says how long to wait
+  // Field issues of the API name `code`, whichever field holds it.
+  const issues = res.data.issues?.map((issue) => ({ ...issue, path: [field] }));
+  showError(form, { ...res.data, issues });
+}
+
+/** Asks for the 6 digits again, before a typo costs one of the account's limited attempts. */
+export function showCodeTypo(form) {
+  showError(form, { issues: [{ path: ['code'], message: 'Enter the 6 digits your app shows.' }] });
 }
 
 /** A base32 key in groups of four, as authenticator apps show and accept it. */
