@@ -5,7 +5,7 @@
 import type { ErrorRequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { sendJson } from './respond.js';
-import { LatchError, RateLimitedError, UnavailableError, type ErrorCode, type Issue } from '../domain/errors.js';
+import { LatchError, RateLimitedError, UnavailableError, type Dependency, type ErrorCode, type Issue } from '../domain/errors.js';
 
 const STATUS: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -49,7 +49,11 @@ const BODY_PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
 };
 
 export interface ErrorObserver {
-  dependencyFailed(dependency: string): void;
+  /**
+   * A request is answered 503 because `dependency` failed. The observer counts it and logs the
+   * outage (http/dependency-log.ts): a line per request would flood the log during one.
+   */
+  dependencyFailed(dependency: Dependency, error: UnavailableError, path: string): void;
 }
 
 export function errorHandler(logger: Logger, observer?: ErrorObserver): ErrorRequestHandler {
@@ -58,8 +62,9 @@ export function errorHandler(logger: Logger, observer?: ErrorObserver): ErrorReq
     if (error instanceof RateLimitedError) res.setHeader('Retry-After', String(Math.ceil(error.retryAfterMs / 1000)));
     if (error instanceof LatchError) return sendError(res, error.code, error.message, error.issues);
     if (error instanceof UnavailableError) {
-      observer?.dependencyFailed(error.dependency);
-      logger.warn({ err: error.cause, dependency: error.dependency, path: req.path }, 'dependency unavailable');
+      if (observer) observer.dependencyFailed(error.dependency, error, req.path);
+      // Without an observer (the server app's last-resort handler) no outage log hears of it.
+      else logger.warn({ err: error.cause, dependency: error.dependency, path: req.path }, 'dependency unavailable');
       res.setHeader('Retry-After', '1');
       return sendError(res, 'unavailable', 'Service temporarily unavailable, try again shortly');
     }
