@@ -42,6 +42,8 @@ import { PasswordPolicy } from './domain/password-policy.js';
 import type { Clock, Random, SessionStore } from './domain/ports.js';
 import { SessionPolicy } from './domain/session.js';
 import { createApiRouter } from './http/api-router.js';
+import { DependencyLog } from './http/dependency-log.js';
+import type { ErrorObserver } from './http/errors.js';
 import { deviceCookie, sessionCookie } from './http/cookies.js';
 import { sessionMiddleware } from './http/middleware/session.js';
 import { createLogger } from './logger.js';
@@ -263,7 +265,19 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   });
 
   const cookie = sessionCookie(config.cookieSecure, clock);
-  const errorObserver = { dependencyFailed: (dependency: string) => metrics.dependencyErrors.inc({ dependency }) };
+  // The metric counts every failed request; the log gets the changes of state. Rate-limit
+  // counters live where the sessions live; hashing has no probe (it is back after a quiet second).
+  const dependencyLog = new DependencyLog(logger, {
+    database: () => users.ping(),
+    'session store': () => sessions.ping(),
+    'rate limiter': () => sessions.ping(),
+  });
+  const errorObserver: ErrorObserver = {
+    dependencyFailed: (dependency, error, path) => {
+      metrics.dependencyErrors.inc({ dependency });
+      dependencyLog.failed(dependency, error, path);
+    },
+  };
   const guards = sessionMiddleware(auth, cookie, { logger, errorObserver });
   const router = createApiRouter({
     config,
@@ -306,6 +320,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     metrics,
     async close() {
       clearInterval(sweep);
+      dependencyLog.close();
       await background.close();
       await mailer.close();
       await redis?.close();
