@@ -261,6 +261,24 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
       expect(await store.find(sessions[0]!.id)).toBeNull();
     });
 
+    it('pending sessions neither count toward the per-user cap nor are ended by it', async () => {
+      const user = await newUser();
+      const now = Date.now();
+      const owner = newSession(user, { lastSeenAt: now - 60_000 });
+      await store.insert(owner, user, { keepAtMost: 2 });
+      const pending = Array.from({ length: 5 }, () => newSession(user, { pending: true, expiresAt: now + 300_000 }));
+      for (const p of pending) expect(await store.insert(p, user, { keepAtMost: 2 })).toBe('inserted');
+      expect(await store.find(owner.id)).not.toBeNull(); // five sign-ins stuck at the second step evicted nobody
+      for (const p of pending) expect((await store.find(p.id))?.session.pending).toBe(true);
+      const second = newSession(user);
+      const third = newSession(user);
+      await store.insert(second, user, { keepAtMost: 2 });
+      await store.insert(third, user, { keepAtMost: 2 });
+      expect(await store.find(owner.id)).toBeNull(); // the cap still holds among full sessions
+      expect((await store.listByUser(user.id, Date.now())).map((s) => s.id).sort()).toEqual([second.id, third.id].sort());
+      for (const p of pending) expect(await store.find(p.id)).not.toBeNull();
+    });
+
     it('answers ping', async () => {
       await expect(store.ping()).resolves.toBeUndefined();
     });

@@ -134,7 +134,7 @@ export class InMemorySessionStore implements SessionStore {
     if (!this.users) this.epochs.set(session.userId, session.epoch);
     this.sessions.set(session.id, copy(session));
     this.insertedUsers.set(user.id, publicUser(user));
-    const mine = [...this.sessions.values()].filter((s) => s.userId === user.id).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
+    const mine = [...this.sessions.values()].filter((s) => s.userId === user.id && !s.pending).sort((a, b) => b.lastSeenAt - a.lastSeenAt);
     for (const evicted of mine.slice(limits.keepAtMost)) this.sessions.delete(evicted.id);
     return 'inserted';
   }

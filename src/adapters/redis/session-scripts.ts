@@ -32,7 +32,9 @@ import { lua } from './connection.js';
 
 const common = `
 -- Byte positions in a packed session (1-based, as Lua's string functions count them).
-local UID, DIGEST, TIMES, LAST_SEEN, AUTHENTICATED, UA_REF, EPOCH, METHODS, IP = 2, 18, 34, 40, 46, 53, 59, 62, 64
+local UID, DIGEST, TIMES, LAST_SEEN, AUTHENTICATED, FLAGS, UA_REF, EPOCH, METHODS, IP = 2, 18, 34, 40, 46, 52, 53, 59, 62, 64
+local PENDING = 2
+local function isPending(v) return math.floor(v:byte(FLAGS) / PENDING) % 2 == 1 end
 local FORMAT = 2
 local PASSWORD_ONLY = 4096 -- the methods of a format 1 session: the password code in the first nibble
 local function isFormat1(v) return v:byte(1) == 1 end
@@ -99,7 +101,9 @@ if redis.call('ZCARD', indexKey) > keepAtMost then
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', indexKey, 0, -1)) do
     local v = redis.call('GET', base .. ':s:' .. id)
-    if v then live[#live + 1] = { id = id, l = lastSeenOf(v) } else redis.call('ZREM', indexKey, id) end
+    -- A pending session (second step still to come) neither counts nor ends: someone with the
+    -- password but not the second factor must not sign the owner out by starting sign-ins.
+    if not v then redis.call('ZREM', indexKey, id) elseif not isPending(v) then live[#live + 1] = { id = id, l = lastSeenOf(v) } end
   end
   table.sort(live, function(a, b) return a.l < b.l end)
   for i = 1, #live - keepAtMost do

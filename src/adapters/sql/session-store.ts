@@ -35,15 +35,19 @@ export class SqlSessionStore implements SessionStore {
           throw error;
         }
         // Keep the `keepAtMost` most recently used live sessions; the rest (and any expired
-        // leftovers of this user) end with this login.
+        // leftovers of this user) end with this login. Live pending sessions (a second step
+        // still to come) neither count nor end: whoever has the password but not the second
+        // factor must not be able to sign the owner out by starting sign-ins.
         await tx
           .deleteFrom('sessions')
           .where('user_id', '=', session.userId)
+          .where((eb) => eb.not(eb.and([eb('pending', '=', 1), eb('expires_at', '>', session.createdAt)])))
           .where('id', 'not in', (eb) =>
             eb
               .selectFrom('sessions')
               .select('id')
               .where('user_id', '=', session.userId)
+              .where('pending', '=', 0)
               .where('expires_at', '>', session.createdAt)
               .orderBy('last_seen_at', 'desc')
               .orderBy('created_at', 'desc')
