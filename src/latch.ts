@@ -229,6 +229,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     // Wrong second factors per account, across pending sessions and instances (API.md).
     accountFailures: limiter('mfa-account', 10, 15 * 60_000),
     pendingFailures: limiter('mfa-pending', PENDING_MAX_FAILURES, config.mfaPendingTimeout),
+    oneAtATime: limiter('mfa-turn', 1, 10_000),
     issuerName: new URL(config.publicUrl).hostname,
     devices,
   });

@@ -32,7 +32,8 @@ export interface DeviceStore {
   /** Records a completed sign-in; `isNew` when this browser had not signed in to the account before. */
   recordSignIn(userId: string, deviceHash: Buffer, id: string, at: number, client: ClientInfo): Promise<{ isNew: boolean }>;
   find(userId: string, deviceHash: Buffer): Promise<DeviceRecord | null>;
-  trust(userId: string, deviceHash: Buffer, until: number, epoch: number): Promise<void>;
+  /** Trusts the device, under a new token hash (`newHash`) from now on. */
+  trust(userId: string, deviceHash: Buffer, newHash: Buffer, until: number, epoch: number): Promise<void>;
   listByUser(userId: string): Promise<DeviceRecord[]>;
   /** Forgets one device of the user (its trust with it); false when there is no such device. */
   forget(userId: string, id: string): Promise<boolean>;
@@ -70,11 +71,18 @@ export class Devices {
     options: { sessionId: string; remember?: { epoch: number }; quiet?: boolean },
   ): Promise<{ token: string; isNew: boolean }> {
     const { store, clock, random, events, mailer, mails, alerts, rememberForMs } = this.deps;
-    const kept = token !== undefined && TOKEN.test(token) ? token : random.bytes(TOKEN_BYTES).toString('base64url');
+    const fresh = () => random.bytes(TOKEN_BYTES).toString('base64url');
+    let kept = token !== undefined && TOKEN.test(token) ? token : fresh();
     const hash = hashDeviceToken(kept);
     const at = clock.now();
     const { isNew } = await store.recordSignIn(user.id, hash, random.uuid(), at, client);
-    if (options.remember && rememberForMs > 0) await store.trust(user.id, hash, at + rememberForMs, options.remember.epoch);
+    if (options.remember && rememberForMs > 0) {
+      // Trust goes with a value the server has just made, never one the browser brought: a
+      // cookie planted in the browser before (a shared computer, a sibling host without the
+      // __Host- prefix) must not become a key that skips the second step.
+      kept = fresh();
+      await store.trust(user.id, hash, hashDeviceToken(kept), at + rememberForMs, options.remember.epoch);
+    }
     if (isNew && !options.quiet) {
       await events.record({ type: 'new_device', userId: user.id, at, ip: client.ip, userAgent: client.userAgent, sessionId: options.sessionId });
       if (alerts) mailer.send(mails.newSignInNotice(user.email, greetingName(user), { at, ip: client.ip, userAgent: client.userAgent }));

@@ -14,8 +14,11 @@ export interface SecondFactorStore {
   totpOf(userId: string): Promise<TotpFactor | null>;
   /** Stores a new unconfirmed secret (replacing an unconfirmed one); false when TOTP is already on. */
   startTotpSetup(userId: string, sealedSecret: string, at: number): Promise<boolean>;
-  /** Turns the pending secret on, claiming `step` as used; false when there is none pending. */
-  confirmTotp(userId: string, step: number): Promise<boolean>;
+  /**
+   * Turns the pending secret on, claiming `step` as used; false when there is none pending, or
+   * the pending one is no longer `sealedSecret` (a setup restarted meanwhile).
+   */
+  confirmTotp(userId: string, step: number, sealedSecret: string): Promise<boolean>;
   /** Claims a time step of a confirmed secret: true only for a step later than any claimed before. */
   claimTotpStep(userId: string, step: number): Promise<boolean>;
   /** Replaces the sealed form of the confirmed secret (re-encrypted under a new key). */

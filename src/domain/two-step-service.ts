@@ -48,6 +48,8 @@ export interface TwoStepDeps {
   accountFailures: RateLimiter;
   /** Wrong codes per pending session (PENDING_MAX_FAILURES over its lifetime). */
   pendingFailures: RateLimiter;
+  /** One point per session for a few seconds: a lock, so one second step runs at a time. */
+  oneAtATime: RateLimiter;
   /** Shown by authenticator apps next to the account (PUBLIC_URL's host). */
   issuerName: string;
   devices: Pick<Devices, 'signedIn'>;
@@ -96,18 +98,23 @@ export class TwoStepService {
     await this.countAccountAttempt(userId);
     const secret = sealer.open(pending.sealedSecret, totpOwner(userId));
     const step = secret === null ? null : matchTotp(secret, code, clock.now());
-    if (step === null || !(await factors.confirmTotp(userId, step))) {
+    if (step === null) {
       await this.record('mfa_failed', userId, client, auth.session.id);
       throw invalidCode();
     }
     await this.deps.accountFailures.reward(userId);
-    const first = (await factors.recoveryCodesLeft(userId)) === 0;
-    const recoveryCodes = first ? await this.newRecoveryCodeSet(userId) : undefined;
+    // The credential change goes FIRST, conditional on this session's epoch: a request whose
+    // session was ended meanwhile (a sign-out everywhere while it ran) changes nothing.
     const changed = await changes.apply(userId, {}, { current: { session: auth.session, client, proven: { methods: ['totp'] } } });
     if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
+    // Only the very secret the code was checked against is turned on (a setup restarted
+    // meanwhile is not confirmed by a code from the old one).
+    if (!(await factors.confirmTotp(userId, step, pending.sealedSecret))) throw invalidCode();
+    // The first (today: only) second factor brings a fresh set; any codes left from before go.
+    const recoveryCodes = await this.newRecoveryCodeSet(userId);
     await this.record('totp_enabled', userId, client, changed.issued.session.id);
     this.notify(changed.user, 'on');
-    return recoveryCodes ? { issued: changed.issued, recoveryCodes } : { issued: changed.issued };
+    return { issued: changed.issued, recoveryCodes };
   }
 
   /** Turns the app off (the password again); with no factor left, two-step is off. */
@@ -116,10 +123,13 @@ export class TwoStepService {
     await proofs.requireRecent(auth, 'turn off two-step sign-in');
     await proofs.prove(auth, password, client);
     const userId = auth.user.id;
-    if (!(await factors.removeTotp(userId))) throw new LatchError('not_found', 'No authenticator app is set up');
-    await factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
+    if (!(await factors.totpOf(userId))?.confirmed) throw new LatchError('not_found', 'No authenticator app is set up');
+    // The credential change goes FIRST, conditional on this session's epoch: a request whose
+    // session was ended meanwhile changes nothing (THREATS.md item 3).
     const changed = await changes.apply(userId, {}, { current: { session: auth.session, client } });
     if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
+    await factors.removeTotp(userId);
+    await factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
     await this.record('totp_disabled', userId, client, changed.issued.session.id);
     this.notify(changed.user, 'off');
     return changed.issued;
@@ -146,18 +156,36 @@ export class TwoStepService {
     input: { method: SecondStepMethod; code: string; rememberDevice?: boolean },
     client: ClientInfo,
   ): Promise<{ issued: IssuedSession; device: string }> {
-    const { sessions, pendingFailures, issuer } = this.deps;
     const { session, user } = asking;
     if (!session.pending) {
       if (assuranceOf(session.methods) === 'aal2') throw new LatchError('invalid_input', 'This session already proved a second factor');
       if ((await this.methodsFor(user.id)).length === 0) throw new LatchError('mfa_not_enabled', 'Two-step sign-in is not on for this account');
     }
-    await this.countAccountAttempt(user.id);
+    // One second step at a time per session: two parallel requests with two good codes would
+    // otherwise both claim their factor (a recovery code gone for nothing) while only one can
+    // finish. A parallel one is refused before it is counted or checked.
+    const turn = await this.deps.oneAtATime.consume(session.id);
+    if (!turn.allowed) throw new RateLimitedError(turn.retryAfterMs);
+    try {
+      return await this.finish(asking, input, client);
+    } finally {
+      await this.deps.oneAtATime.reset(session.id);
+    }
+  }
+
+  private async finish(
+    asking: Authenticated,
+    input: { method: SecondStepMethod; code: string; rememberDevice?: boolean },
+    client: ClientInfo,
+  ): Promise<{ issued: IssuedSession; device: string }> {
+    const { sessions, pendingFailures, issuer } = this.deps;
+    const { session, user } = asking;
     const attempt = await pendingFailures.consume(session.id);
     if (!attempt.allowed) {
       await sessions.delete(session.id);
       throw mfaRequired();
     }
+    await this.countAccountAttempt(user.id);
     const ok = input.method === 'totp' ? await this.claimTotp(user.id, input.code) : await this.useRecoveryCode(user.id, input.code);
     if (!ok) {
       await this.record('mfa_failed', user.id, client, session.id);

@@ -41,11 +41,11 @@ export class SqlDeviceStore implements DeviceStore {
     });
   }
 
-  trust(userId: string, deviceHash: Buffer, until: number, epoch: number): Promise<void> {
+  trust(userId: string, deviceHash: Buffer, newHash: Buffer, until: number, epoch: number): Promise<void> {
     return guarded(async () => {
       await this.db
         .updateTable('devices')
-        .set({ trusted_until: until, trust_epoch: epoch })
+        .set({ device_hash: newHash, trusted_until: until, trust_epoch: epoch })
         .where('user_id', '=', userId)
         .where('device_hash', '=', deviceHash)
         .execute();

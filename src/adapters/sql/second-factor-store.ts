@@ -36,13 +36,14 @@ export class SqlSecondFactorStore implements SecondFactorStore {
     });
   }
 
-  confirmTotp(userId: string, step: number): Promise<boolean> {
+  confirmTotp(userId: string, step: number, sealedSecret: string): Promise<boolean> {
     return guarded(async () => {
       const result = await this.db
         .updateTable('totp_factors')
         .set({ confirmed: 1, last_step: step })
         .where('user_id', '=', userId)
         .where('confirmed', '=', 0)
+        .where('sealed_secret', '=', sealedSecret)
         .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     });

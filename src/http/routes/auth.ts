@@ -39,6 +39,8 @@ export function authRoutes(router: Router, { auth, cookie, devices, guards, clie
   router.post('/login', guards.requireGuest, async (req, res) => {
     const body = parseBody(loginBody, req.body);
     const outcome = await auth.login(body, from(req));
+    // A new sign-in replaces a pending one this browser still held (API.md, "Two-step sign-in").
+    if (req.latchPending) await auth.logout(req.latchPending, clientInfo(req, clientIp));
     cookie.issue(res, outcome.issued); // a pending session's cookie is the session cookie too
     if (outcome.kind === 'mfa_required') return sendJson(res, 200, { mfaRequired: true, methods: outcome.methods });
     keepDevice(req, res, outcome.device);
