@@ -214,7 +214,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     alerts: config.newDeviceAlerts,
   });
   const twoStep = new TwoStepService({
-    users,
     sessions,
     factors: new SqlSecondFactorStore(database.db),
     sealer: new SecretBox(loadSecretsKey(config), config.secretsKeyPrevious),

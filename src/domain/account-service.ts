@@ -5,7 +5,7 @@
 import type { AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
-import type { CredentialChanges } from './credential-change.js';
+import { signedOutMeanwhile, type CredentialChanges } from './credential-change.js';
 import { LatchError } from './errors.js';
 import type { PasswordProofs } from './password-proof.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
@@ -123,9 +123,4 @@ export class AccountService {
     const event = { type, userId: auth.user.id, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, sessionId };
     return this.deps.events.record(count === undefined ? event : { ...event, count });
   }
-}
-
-/** A concurrent credential change (another tab, a reset) ended this session first. */
-function signedOutMeanwhile(): LatchError {
-  return new LatchError('unauthorized', 'Your session was ended by another change to the account; sign in again');
 }

@@ -14,6 +14,7 @@
  * 4. Every other session ends, and the session store learns the new epoch (Redis keeps its
  *    own copy, beside the sessions it guards).
  */
+import { LatchError } from './errors.js';
 import type { TokenStore } from './one-time-tokens.js';
 import type { CredentialUpdate, SessionStore, UserRepository } from './ports.js';
 import type { SessionRecord } from './session.js';
@@ -95,4 +96,9 @@ export class CredentialChanges {
     const ended = await sessions.deleteByUser(user.id, { epoch, ...(issued ? { keepSessionId: issued.session.id } : {}) });
     return issued ? { ended, issued } : { ended };
   }
+}
+
+/** A change asked from a session that another change (another tab, a reset) ended first. */
+export function signedOutMeanwhile(): LatchError {
+  return new LatchError('unauthorized', 'Your session was ended by another change to the account; sign in again');
 }

@@ -65,7 +65,7 @@ export class Devices {
    * (`quiet` for the browser that created the account: there is nobody to warn).
    */
   async signedIn(
-    user: User & { credentialEpoch?: number },
+    user: User,
     token: string | undefined,
     client: ClientInfo,
     options: { sessionId: string; remember?: { epoch: number }; quiet?: boolean },

@@ -99,7 +99,7 @@ export class LoginThrottle {
     }
     // Last, so that only attempts that reach the password check count as failures to come.
     const inARow = await consecutive.consume(accountId);
-    if (inARow && !inARow.allowed && !known) return inARow;
+    if (!inARow.allowed && !known) return inARow;
     return { allowed: true, account: accountId, ip: client, knownIp: known };
   }
 

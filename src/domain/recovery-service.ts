@@ -19,7 +19,7 @@ import type { PasswordProofs } from './password-proof.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
 import type { ClientInfo, IssuedSession } from './session-issuer.js';
-import { normalizeEmail, type User, type UserWithPassword } from './user.js';
+import { normalizeEmail, type User } from './user.js';
 import { accountKey } from './account-key.js';
 
 export interface RecoveryServiceDeps {
@@ -185,7 +185,7 @@ export class RecoveryService {
     this.deps.mailer.send(mails.emailChangeNotice(account.email, greetingName(account), newEmail));
   }
 
-  private async issue(user: Recipient | UserWithPassword, purpose: TokenPurpose, email: string, ttlMs: number): Promise<string> {
+  private async issue(user: Recipient, purpose: TokenPurpose, email: string, ttlMs: number): Promise<string> {
     const { token, hash } = newOneTimeToken(this.deps.random);
     const expiresAt = this.deps.clock.now() + ttlMs;
     await this.deps.tokens.issue(hash, { userId: user.id, purpose, email, expiresAt, epoch: user.credentialEpoch });

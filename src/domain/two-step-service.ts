@@ -15,11 +15,11 @@ import { assuranceOf } from './assurance.js';
 import type { Devices } from './devices.js';
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
-import type { CredentialChanges } from './credential-change.js';
+import { signedOutMeanwhile, type CredentialChanges } from './credential-change.js';
 import { LatchError, RateLimitedError } from './errors.js';
 import { greetingName, type MailComposer, type Mailer } from './mails.js';
 import type { PasswordProofs } from './password-proof.js';
-import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
+import type { Clock, Random, RateLimiter, SessionStore } from './ports.js';
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
 import type { SecondFactorStore, SecretSealer } from './second-factors.js';
 import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
@@ -32,7 +32,6 @@ export const PENDING_MAX_FAILURES = 5;
 export type SecondStepMethod = 'totp' | 'recovery_code';
 
 export interface TwoStepDeps {
-  users: UserRepository;
   sessions: SessionStore;
   factors: SecondFactorStore;
   sealer: SecretSealer;
@@ -248,17 +247,12 @@ export class TwoStepService {
   }
 }
 
-
 function invalidCode(): LatchError {
   return new LatchError('invalid_code', 'That code is not right, or was already used');
 }
 
 function mfaRequired(): LatchError {
   return new LatchError('mfa_required', 'Sign in again: this second step has ended');
-}
-
-function signedOutMeanwhile(): LatchError {
-  return new LatchError('unauthorized', 'Your session was ended by another change to the account; sign in again');
 }
 
 /** A sealed TOTP secret is bound to its purpose and owner: it opens in no other row or use. */

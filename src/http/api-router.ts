@@ -21,6 +21,7 @@ import { accountRoutes } from './routes/account.js';
 import { authRoutes } from './routes/auth.js';
 import { recoveryRoutes } from './routes/recovery.js';
 import { mfaRoutes } from './routes/mfa.js';
+import { deviceRoutes } from './routes/devices.js';
 import type { TwoStepService } from '../domain/two-step-service.js';
 import type { Devices } from '../domain/devices.js';
 
@@ -50,6 +51,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   accountRoutes(router, routeDeps);
   recoveryRoutes(router, routeDeps);
   mfaRoutes(router, routeDeps);
+  deviceRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   router.use(errorHandler(deps.logger, deps.errorObserver));
   return router;

@@ -62,7 +62,8 @@ export function sessionCookie(secure: boolean, clock: Clock): SessionCookie {
  */
 export interface DeviceCookie {
   read(req: Request): string | undefined;
-  set(res: Response, token: string): void;
+  /** After a completed sign-in: sets `token` unless the browser already sent exactly that. */
+  keep(req: Request, res: Response, token: string): void;
 }
 
 const DEVICE_COOKIE_MAX_AGE_MS = 365 * 86_400_000;
@@ -75,8 +76,8 @@ export function deviceCookie(secure: boolean): DeviceCookie {
       const header = req.headers.cookie;
       return header ? parse(header)[name] : undefined;
     },
-    set(res, token) {
-      res.cookie(name, token, attributes);
+    keep(req, res, token) {
+      if (this.read(req) !== token) res.cookie(name, token, attributes);
     },
   };
 }

@@ -1,5 +1,5 @@
 /** register, login, logout, me (API.md, "Endpoints"). Parse, call the domain, answer. */
-import type { Request, Response, Router } from 'express';
+import type { Request, Router } from 'express';
 import type { AuthService, ClientInfo } from '../../domain/auth-service.js';
 import type { ClientIp } from '../client-ip.js';
 import type { DeviceCookie, SessionCookie } from '../cookies.js';
@@ -18,12 +18,7 @@ export interface AuthRoutesDeps {
 
 /** Adds the routes to `router`. */
 export function authRoutes(router: Router, { auth, cookie, devices, guards, clientIp }: AuthRoutesDeps): void {
-  /** The request's origin, with the browser's device cookie (it only recognises the browser). */
-  const from = (req: Request): ClientInfo => ({ ...clientInfo(req, clientIp), device: devices.read(req) });
-  /** A completed sign-in hands the browser its device cookie, when it did not hold that one. */
-  const keepDevice = (req: Request, res: Response, device: string) => {
-    if (device !== devices.read(req)) devices.set(res, device);
-  };
+  const from = (req: Request) => signInClient(req, clientIp, devices);
 
   router.post('/register', guards.requireGuest, async (req, res) => {
     const body = parseBody(registerBody, req.body);
@@ -32,7 +27,7 @@ export function authRoutes(router: Router, { auth, cookie, devices, guards, clie
       return sendJson(res, 202, { message: 'Check your email to finish creating your account' });
     }
     cookie.issue(res, outcome.issued);
-    keepDevice(req, res, outcome.device);
+    devices.keep(req, res, outcome.device);
     sendJson(res, 201, { user: toPublicUser(outcome.issued.user) });
   });
 
@@ -43,7 +38,7 @@ export function authRoutes(router: Router, { auth, cookie, devices, guards, clie
     if (req.latchPending) await auth.logout(req.latchPending, clientInfo(req, clientIp));
     cookie.issue(res, outcome.issued); // a pending session's cookie is the session cookie too
     if (outcome.kind === 'mfa_required') return sendJson(res, 200, { mfaRequired: true, methods: outcome.methods });
-    keepDevice(req, res, outcome.device);
+    devices.keep(req, res, outcome.device);
     sendJson(res, 200, { user: toPublicUser(outcome.issued.user) });
   });
 
@@ -62,4 +57,9 @@ export function authRoutes(router: Router, { auth, cookie, devices, guards, clie
 
 export function clientInfo(req: Request, clientIp: ClientIp): ClientInfo {
   return { ip: clientIp(req), userAgent: req.get('user-agent') ?? '' };
+}
+
+/** For a request that may complete a sign-in: its origin and the browser's device cookie. */
+export function signInClient(req: Request, clientIp: ClientIp, devices: DeviceCookie): ClientInfo {
+  return { ...clientInfo(req, clientIp), device: devices.read(req) };
 }
