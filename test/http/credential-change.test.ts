@@ -5,24 +5,16 @@
  * verification, email change); the session that made the change goes on under a new id and
  * secret, keeping its sign-in clocks (item 7). On every backend, with a real SMTP server.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, ManualClock, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const NEW_PASSWORD = 'copper-meadow-falcon-77';
 const OTHER_PASSWORD = 'amber-glacier-otter-93';
 const MINUTE = 60_000;
 const clock = new ManualClock();
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 const sid = (client: Client) => client.cookies.get('sid')!;
 
@@ -166,7 +158,7 @@ describeOnBackends(
   {
     latch: () => ({
       clock,
-      smtpUrl: smtp.url,
+      smtpUrl: box.smtp.url,
       publicUrl: 'https://accounts.latch.example.test',
       mailAccountMax: 1000,
       mailIpMax: 1_000_000,

@@ -3,22 +3,14 @@
  * a stolen cookie while the owner resets, logins arriving all through an account deletion, and
  * a login that re-hashes the old password while a reset lands. On every backend.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, signedUp, startServer, STRONG_PASSWORD } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const OWNER_PASSWORD = 'owner-new-secret-55q';
 const THIEF_PASSWORD = 'thief-owns-this-99x';
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const loginStatus = async (url: string, email: string, password: string) =>
@@ -81,7 +73,7 @@ describeOnBackends(
       const { databaseUrl, redisUrl, redisKeyPrefix } = server().latch.config;
       const raised = await startServer({
         databaseUrl, redisKeyPrefix, ...(redisUrl ? { redisUrl } : {}),
-        argon2TimeCost: 4, smtpUrl: smtp.url, mailRetryDelays: [100], loginMaxFailures: 1000,
+        argon2TimeCost: 4, smtpUrl: box.smtp.url, mailRetryDelays: [100], loginMaxFailures: 1000,
       });
       try {
         const token = await box.tokenFrom(email, SUBJECT.reset, () => new Client(raised.url).post('/api/auth/password/forgot', { email }));
@@ -99,7 +91,7 @@ describeOnBackends(
   },
   {
     latch: () => ({
-      smtpUrl: smtp.url,
+      smtpUrl: box.smtp.url,
       mailAccountMax: 1000,
       mailIpMax: 1_000_000,
       mailRetryDelays: [100, 200],

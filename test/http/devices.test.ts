@@ -5,24 +5,16 @@
  * second step with an aal1 session that must step up before sensitive actions; a credential
  * change or "forget" ends the trust; the device cookie alone authenticates nothing.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { totpCode } from '../../src/domain/totp.js';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, ManualClock, signedUp, STRONG_PASSWORD, type Reply } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const clock = new ManualClock();
 const STEP = 30_000;
 const NEW_SIGN_IN = SUBJECT.newSignIn;
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 function expectCode(res: Reply, status: number, code: string) {
   expect(res.status, res.text).toBe(status);
@@ -137,7 +129,7 @@ describeOnBackends(
   {
     latch: () => ({
       clock,
-      smtpUrl: smtp.url,
+      smtpUrl: box.smtp.url,
       mailAccountMax: 1000,
       mailIpMax: 1_000_000,
       mailRetryDelays: [100, 200],

@@ -6,22 +6,14 @@
  * given may work afterwards, nothing may answer 5xx, and (on Redis) a deleted account must
  * not come back to life through its cached fields. On every backend.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, signedUp, STRONG_PASSWORD, type Reply } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const NEW_PASSWORD = 'copper-meadow-falcon-77';
 const RACERS = 30;
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 /**
  * Starts `action`, then RACERS logins with the old password while it runs. Returns each
@@ -107,5 +99,5 @@ describeOnBackends(
     });
   },
   // Each racer is the right password from one IP: lift the per-pair limit so all 30 are heard.
-  { latch: () => ({ smtpUrl: smtp.url, loginMaxFailures: 1000, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
+  { latch: () => ({ smtpUrl: box.smtp.url, loginMaxFailures: 1000, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
 );

@@ -4,21 +4,13 @@
  * no mail until the address is verified (verification, sign-up attempt notice, reset); once
  * verified, mails greet the owner by name. On every backend, with a real SMTP server.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, STRONG_PASSWORD, uniqueEmail } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const PAYLOAD = 'Call +1 555 0100 now about your account';
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 describeOnBackends(
   'no user-supplied name in mails to an unverified address',
@@ -48,5 +40,5 @@ describeOnBackends(
     });
   },
   // With REQUIRE_EMAIL_VERIFICATION a second sign-up for the address mails its holder a notice.
-  { latch: () => ({ smtpUrl: smtp.url, requireEmailVerification: true, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
+  { latch: () => ({ smtpUrl: box.smtp.url, requireEmailVerification: true, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
 );

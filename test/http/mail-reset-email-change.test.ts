@@ -5,7 +5,7 @@
  * email change' is in mail-verification.test.ts and mail-delivery.test.ts; the check that no
  * token reaches the log closes this file, which sees the most tokens.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
 import {
   expectError,
@@ -21,21 +21,12 @@ import {
   setsSession,
   verifyEmail,
 } from '../support/mail-helpers.js';
-import { SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, signedUp, STRONG_PASSWORD, uniqueEmail } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
-let smtp: TestSmtpServer;
+const box = smtpForFile();
 
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-});
-
-afterAll(async () => {
-  await smtp?.stop();
-});
-
-const { clock, seenTokens, upcoming, mailsTo, expectLink, signedUpWithToken, resetToken, sentinel, flowOptions } = mailHelpers(() => smtp);
+const { clock, seenTokens, upcoming, mailsTo, expectLink, signedUpWithToken, resetToken, sentinel, flowOptions } = mailHelpers(() => box.smtp);
 
 describeOnBackends(
   'mail: verification, reset, email change',

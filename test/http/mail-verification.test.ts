@@ -5,7 +5,7 @@
  * raced tokens. The rest of 'mail: verification, reset, email change' is in
  * mail-reset-email-change.test.ts and mail-delivery.test.ts.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
 import {
   backends,
@@ -19,21 +19,12 @@ import {
   setsSession,
   verifyEmail,
 } from '../support/mail-helpers.js';
-import { SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, signedUp, STRONG_PASSWORD, uniqueEmail } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
-let smtp: TestSmtpServer;
+const box = smtpForFile();
 
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-});
-
-afterAll(async () => {
-  await smtp?.stop();
-});
-
-const { clock, upcoming, mailsTo, expectLink, signedUpWithToken, sentinel, baseOptions, flowOptions } = mailHelpers(() => smtp);
+const { clock, upcoming, mailsTo, expectLink, signedUpWithToken, sentinel, baseOptions, flowOptions } = mailHelpers(() => box.smtp);
 
 describeOnBackends(
   'mail: verification, reset, email change',

@@ -5,20 +5,12 @@
  * holder of the taken address by mail instead; registering a taken address and a new one move
  * /metrics the same way too. On every backend, with a real SMTP server.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 /** The parts of an answer a client sees, minus the clock. */
 function observable(res: Reply) {
@@ -116,7 +108,7 @@ describeOnBackends(
   },
   {
     latch: () => ({
-      smtpUrl: smtp.url,
+      smtpUrl: box.smtp.url,
       requireEmailVerification: true,
       // The asker's mailbox is compared: no mail budget may run out in these tests.
       mailAccountMax: 1000,
@@ -154,5 +146,5 @@ describeOnBackends(
     });
   },
   // 3 mails per IP: three requests for the target use it up, whoever the target is.
-  { latch: () => ({ smtpUrl: smtp.url, trustProxy: 'loopback', mailIpMax: 3, mailAccountMax: 1000, mailRetryDelays: [100, 200] }) },
+  { latch: () => ({ smtpUrl: box.smtp.url, trustProxy: 'loopback', mailIpMax: 3, mailAccountMax: 1000, mailRetryDelays: [100, 200] }) },
 );

@@ -5,21 +5,13 @@
  * working: anyone who knows an address must not be able to kill its owner's recovery link by
  * asking again and again. On every backend, with a real SMTP server.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, STRONG_PASSWORD, uniqueEmail } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const NEW_PASSWORD = 'copper-meadow-falcon-77';
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 
 /** A new account, signed in, with the token of its verification mail (the first of its 3 mails). */
 async function account(url: string) {
@@ -76,5 +68,5 @@ describeOnBackends(
       expect(res.body.user.email).toBe(wanted);
     });
   },
-  { latch: () => ({ smtpUrl: smtp.url, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
+  { latch: () => ({ smtpUrl: box.smtp.url, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }) },
 );

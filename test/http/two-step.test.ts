@@ -5,24 +5,16 @@
  * guesses counted per pending session and per account, and turning two-step on and off as a
  * credential change.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { totpCode } from '../../src/domain/totp.js';
 import { OPERATIONS } from '../../src/http/openapi/operations.js';
 import { describeOnBackends } from '../support/backends.js';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { Client, ManualClock, signedUp, startServer, STRONG_PASSWORD, uniqueEmail, type Reply } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 
 const clock = new ManualClock();
 const STEP = 30_000;
-let smtp: TestSmtpServer;
-let box: Mailbox;
-
-beforeAll(async () => {
-  smtp = await startSmtpServer();
-  box = new Mailbox(smtp);
-});
-afterAll(async () => smtp?.stop());
+const box = smtpForFile();
 const MINUTE = 60_000;
 
 /** Moves to the start of a fresh time step, so codes of this step, the one before and after are ours. */
@@ -242,6 +234,31 @@ describeOnBackends(
       expect((await client.get('/api/auth/me')).status).toBe(401); // every other session ended
     });
 
+    it('turning two-step on or off is a credential change: mailed links and pending second steps die', async () => {
+      const { client, email } = await signedUp(url());
+      const forgot = () => new Client(url()).post('/api/auth/password/forgot', { email });
+      const beforeOn = await box.tokenFrom(email, SUBJECT.reset, forgot);
+      const setup = await client.post('/api/auth/mfa/totp');
+      clock.advance(STEP);
+      expect((await client.post('/api/auth/mfa/totp/confirm', { code: totpCode(setup.body.secret, clock.now()) })).status).toBe(200);
+      expectCode(await new Client(url()).post('/api/auth/password/reset', { token: beforeOn, password: 'copper-meadow-falcon-77' }), 400, 'invalid_token');
+
+      const thief = await pendingLogin(url(), email); // has the password, waits at the second step
+      const beforeOff = await box.tokenFrom(email, SUBJECT.reset, forgot);
+      expect((await client.request('DELETE', '/api/auth/mfa/totp', { json: { password: STRONG_PASSWORD } })).status).toBe(204);
+      clock.advance(STEP);
+      expectCode(await verify(thief, 'totp', totpCode(setup.body.secret, clock.now())), 401, 'mfa_required');
+      expectCode(await new Client(url()).post('/api/auth/password/reset', { token: beforeOff, password: 'copper-meadow-falcon-77' }), 400, 'invalid_token');
+    });
+
+    it('a password change ends a second step that was waiting with the old password', async () => {
+      const { client, email, secret } = await withTotp(url());
+      const thief = await pendingLogin(url(), email);
+      expect((await client.post('/api/auth/password', { currentPassword: STRONG_PASSWORD, newPassword: 'copper-meadow-falcon-77' })).status).toBe(200);
+      clock.advance(STEP);
+      expectCode(await verify(thief, 'totp', totpCode(secret, clock.now())), 401, 'mfa_required');
+    });
+
     it('setup and its confirmation need a recent password proof', async () => {
       const { client } = await signedUp(url());
       clock.advance(11 * MINUTE);
@@ -253,6 +270,6 @@ describeOnBackends(
   },
   // Many sign-ins of one account from one IP in parallel: lift the per-pair login limit.
   {
-    latch: () => ({ clock, loginMaxFailures: 1000, smtpUrl: smtp.url, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }),
+    latch: () => ({ clock, loginMaxFailures: 1000, smtpUrl: box.smtp.url, mailAccountMax: 1000, mailIpMax: 1_000_000, mailRetryDelays: [100, 200] }),
   },
 );

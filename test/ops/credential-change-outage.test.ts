@@ -6,24 +6,20 @@
  * background, so the thief's session dies within moments, without anyone signing in again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Mailbox, SUBJECT } from '../support/mailbox.js';
+import { smtpForFile, SUBJECT } from '../support/mailbox.js';
 import { createPostgresDatabase, hasPostgres, hasRedis, redisPrefix, REDIS_URL } from '../support/services.js';
 import { Client, signedUp, startServer, STRONG_PASSWORD, type TestServer } from '../support/server.js';
-import { startSmtpServer, type TestSmtpServer } from '../support/smtp.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 const NEW_PASSWORD = 'owner-new-secret-55q';
 
 describe.skipIf(!hasPostgres || !hasRedis)('a credential change whose Redis step fails (PostgreSQL + Redis through a proxy)', () => {
-  let smtp: TestSmtpServer;
-  let box: Mailbox;
+  const box = smtpForFile();
   let proxy: TcpProxy;
   let server: TestServer;
   let cleanup: () => Promise<void>;
 
   beforeAll(async () => {
-    smtp = await startSmtpServer();
-    box = new Mailbox(smtp);
     const target = new URL(REDIS_URL);
     proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 6379) });
     const database = await createPostgresDatabase();
@@ -36,7 +32,7 @@ describe.skipIf(!hasPostgres || !hasRedis)('a credential change whose Redis step
       databaseUrl: database.url,
       redisUrl: `redis://127.0.0.1:${proxy.port}`,
       redisKeyPrefix: keys.prefix,
-      smtpUrl: smtp.url,
+      smtpUrl: box.smtp.url,
       mailRetryDelays: [100, 200],
       dependencyTimeout: '500ms',
     });
@@ -45,7 +41,6 @@ describe.skipIf(!hasPostgres || !hasRedis)('a credential change whose Redis step
   afterAll(async () => {
     await server?.close();
     await proxy?.close();
-    await smtp?.stop();
     await cleanup?.();
   });
 

@@ -3,7 +3,8 @@
  * request is about to cause, and take the token out of its link.
  */
 import { Client, STRONG_PASSWORD, uniqueEmail } from './server.js';
-import { tokenFrom, type ReceivedMail, type TestSmtpServer } from './smtp.js';
+import { afterAll, beforeAll } from 'vitest';
+import { startSmtpServer, tokenFrom, type ReceivedMail, type TestSmtpServer } from './smtp.js';
 
 export const SUBJECT = {
   verify: 'Verify your email address',
@@ -21,7 +22,11 @@ export const SUBJECT = {
 export type Subject = (typeof SUBJECT)[keyof typeof SUBJECT];
 
 export class Mailbox {
-  constructor(readonly smtp: TestSmtpServer) {}
+  constructor(private readonly source: TestSmtpServer | (() => TestSmtpServer)) {}
+
+  get smtp(): TestSmtpServer {
+    return typeof this.source === 'function' ? this.source() : this.source;
+  }
 
   private matches(address: string, subject: Subject) {
     return (m: ReceivedMail) => m.recipients.includes(address.toLowerCase()) && m.subject === subject;
@@ -58,4 +63,20 @@ export class Mailbox {
     if (res.status !== 201 && res.status !== 202) throw new Error(`sentinel sign-up failed: ${res.status}`);
     await next();
   }
+}
+
+/**
+ * The test file's own SMTP server (vitest runs each file in its own worker): started before
+ * its tests, stopped after, and read through the Mailbox returned (`box.smtp.url` for Latch).
+ */
+export function smtpForFile(): Mailbox {
+  let server: TestSmtpServer | undefined;
+  beforeAll(async () => {
+    server = await startSmtpServer();
+  });
+  afterAll(async () => server?.stop());
+  return new Mailbox(() => {
+    if (!server) throw new Error('the SMTP server starts in beforeAll: read it inside a test or hook');
+    return server;
+  });
 }
