@@ -26,6 +26,16 @@ function parsed(logs: string[]): Line[] {
   return logs.flatMap((chunk) => chunk.split('\n').filter(Boolean)).map((line) => JSON.parse(line) as Line);
 }
 
+/** Waits for the "dependency up" line among `logs` written after index `from`. */
+function dependencyUp(logs: string[], from: number): Promise<unknown> {
+  return until(
+    'the "dependency up" line',
+    async () => parsed(logs.slice(from)).filter((l) => l.msg === 'dependency up').length,
+    (count) => count > 0,
+    { timeoutMs: 10_000 },
+  );
+}
+
 async function dependencyErrors(url: string, dependency: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`latch_dependency_errors_total{dependency="${dependency}"}`));
@@ -69,12 +79,7 @@ describe.skipIf(!hasRedisServer)('outage logs (private redis-server, SQLite user
     for (const reply of replies) expectUnavailable(reply, 'GET /me while Redis is down');
 
     await redis!.restart();
-    await until(
-      'the "dependency up" line',
-      async () => parsed(server!.logs.slice(from)).filter((l) => l.msg === 'dependency up').length,
-      (count) => count > 0,
-      { timeoutMs: 10_000 },
-    );
+    await dependencyUp(server!.logs, from);
 
     const lines = parsed(server!.logs.slice(from));
     const down = lines.filter((l) => l.msg === 'dependency down');
@@ -136,12 +141,7 @@ describe.skipIf(!hasRedisServer)('outage logs (private redis-server, SQLite user
     }
     for (const reply of replies) expectUnavailable(reply, 'GET /me while Redis hangs');
 
-    await until(
-      'the "dependency up" line',
-      async () => parsed(server!.logs.slice(from)).filter((l) => l.msg === 'dependency up').length,
-      (count) => count > 0,
-      { timeoutMs: 10_000 },
-    );
+    await dependencyUp(server!.logs, from);
     const lines = parsed(server!.logs.slice(from));
     expect(lines.filter((l) => l.msg === 'dependency down')).toMatchObject([
       { dependency: 'session store', error: expect.stringMatching(/^session store is unavailable: no answer within \d+ ms/) },
