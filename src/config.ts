@@ -173,10 +173,20 @@ const schema = z.object({
     .prefault('30d'),
   /** Mail the owner when an account is signed in to from a browser it has not seen. */
   newDeviceAlerts: flag.default(true),
+  /** Passkeys' relying party id (a registrable domain); unset: PUBLIC_URL's host. */
+  webauthnRpId: z
+    .string()
+    .regex(/^(localhost|([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63})$/, 'must be a domain name like example.com (no scheme, port or path)')
+    .optional(),
+  /** The origins passkey responses may come from; unset: PUBLIC_URL's origin. */
+  webauthnOrigins: origins.optional(),
 });
 
 export type ConfigInput = z.input<typeof schema>;
-export type Config = Readonly<Omit<z.output<typeof schema>, 'cookieSecure'> & { cookieSecure: boolean }>;
+type Resolved = 'cookieSecure' | 'webauthnRpId' | 'webauthnOrigins';
+export type Config = Readonly<
+  Omit<z.output<typeof schema>, Resolved> & { cookieSecure: boolean; webauthnRpId: string; webauthnOrigins: readonly string[] }
+>;
 
 /** The environment variable behind each option, for error messages and `configFromEnv`. */
 const ENV_NAMES: Record<keyof ConfigInput, string> = {
@@ -200,6 +210,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
   secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS', mfaPendingTimeout: 'MFA_PENDING_TIMEOUT',
   mfaRememberDevice: 'MFA_REMEMBER_DEVICE', newDeviceAlerts: 'NEW_DEVICE_ALERTS',
+  webauthnRpId: 'WEBAUTHN_RP_ID', webauthnOrigins: 'WEBAUTHN_ORIGINS',
 };
 
 export class ConfigError extends Error {
@@ -227,18 +238,33 @@ export function resolveConfig(input: ConfigInput): Config {
   }
   const values = parsed.data;
   const production = values.nodeEnv === 'production';
-  const config = { ...values, cookieSecure: values.cookieSecure ?? production };
+  const publicUrl = new URL(values.publicUrl);
+  const config = {
+    ...values,
+    cookieSecure: values.cookieSecure ?? production,
+    webauthnRpId: values.webauthnRpId ?? publicUrl.hostname,
+    webauthnOrigins: values.webauthnOrigins ?? [publicUrl.origin],
+  };
   const problems = [...consistencyProblems(config), ...(production ? productionProblems(config) : [])];
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze({
     ...config,
     trustedOrigins: Object.freeze([...config.trustedOrigins]) as string[],
+    webauthnOrigins: Object.freeze([...config.webauthnOrigins]),
     secretsKeyPrevious: Object.freeze([...config.secretsKeyPrevious]) as Buffer[],
   });
 }
 
 function consistencyProblems(c: Omit<Config, never>): string[] {
   const problems: string[] = [];
+  // A browser only lets an origin use an rp id that is its host or a parent domain of it.
+  const outside = c.webauthnOrigins.filter((o) => {
+    const host = new URL(o).hostname;
+    return host !== c.webauthnRpId && !host.endsWith(`.${c.webauthnRpId}`);
+  });
+  if (outside.length > 0) {
+    problems.push(`WEBAUTHN_ORIGINS: ${outside.join(', ')} cannot use the passkey rp id "${c.webauthnRpId}" (set WEBAUTHN_RP_ID to their domain)`);
+  }
   if (c.sessionIdleTimeout > c.sessionAbsoluteTimeout) {
     problems.push('SESSION_IDLE_TIMEOUT: must not exceed SESSION_ABSOLUTE_TIMEOUT');
   }
