@@ -1,0 +1,75 @@
+/** Two-step sign-in: the second step, authenticator app, recovery codes. */
+import type { OperationSpec } from './spec.js';
+
+export const twoStepOperations: OperationSpec[] = [
+  {
+    method: 'post',
+    path: '/api/auth/mfa/verify',
+    operationId: 'verifySecondStep',
+    tag: 'Two-step sign-in',
+    summary: 'Finish a sign-in with the second step',
+    description:
+      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again) or a recovery code (works once; the owner is told by mail). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the one that asked (a pending one, or a remembered device\'s aal1 session stepping up). `rememberDevice: true` lets a password sign-in from this browser skip the step for MFA_REMEMBER_DEVICE (30 d; the session is then aal1), until the password changes, a factor changes or the device is forgotten. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
+    access: 'pending',
+    body: 'MfaVerifyRequest',
+    success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
+    errors: { 400: ['invalid_input'], 401: ['invalid_code', 'mfa_required'], 409: ['mfa_not_enabled'] },
+  },
+  {
+    method: 'get',
+    path: '/api/auth/mfa',
+    operationId: 'secondFactors',
+    tag: 'Two-step sign-in',
+    summary: 'My second factors',
+    access: 'user',
+    success: [{ status: 200, description: 'Which factors are on, and how many recovery codes are left', schema: 'MfaStatus' }],
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/totp',
+    operationId: 'startTotpSetup',
+    tag: 'Two-step sign-in',
+    summary: 'Set up an authenticator app',
+    description: 'A new secret, pending until confirmed with a code from the app (a new call replaces an unconfirmed secret). Stored encrypted (AES-256-GCM under SECRETS_KEY).',
+    access: 'reauth',
+    success: [{ status: 200, description: 'The secret and its otpauth:// URI', schema: 'TotpSetup' }],
+    errors: { 409: ['already_enabled'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/totp/confirm',
+    operationId: 'confirmTotp',
+    tag: 'Two-step sign-in',
+    summary: 'Turn the authenticator app on',
+    description:
+      'With a code from the app. A credential change: every other session, mailed link and login in flight ends; the current session goes on under a new cookie as aal2 (methods + `totp`). The first second factor comes with 10 recovery codes, shown once.',
+    access: 'reauth',
+    body: 'MfaCodeRequest',
+    success: [{ status: 200, description: 'On; the session cookie is rotated', schema: 'TotpConfirmed', setsCookie: true }],
+    errors: { 401: ['invalid_code'], 409: ['no_pending_setup'] },
+  },
+  {
+    method: 'delete',
+    path: '/api/auth/mfa/totp',
+    operationId: 'disableTotp',
+    tag: 'Two-step sign-in',
+    summary: 'Turn the authenticator app off',
+    description:
+      'With the password. With no second factor left, the recovery codes are deleted and two-step sign-in is off: a credential change (every other session, mailed link and login in flight ends; this session goes on under a new cookie).',
+    access: 'reauth',
+    body: 'PasswordProofRequest',
+    success: [{ status: 204, description: 'Off (no body); the session cookie is rotated', setsCookie: true }],
+    errors: { 401: ['invalid_credentials'], 404: ['not_found'] },
+  },
+  {
+    method: 'post',
+    path: '/api/auth/mfa/recovery-codes',
+    operationId: 'regenerateRecoveryCodes',
+    tag: 'Two-step sign-in',
+    summary: 'Make a new set of recovery codes',
+    description: 'Every older code stops working.',
+    access: 'reauth',
+    success: [{ status: 200, description: 'The new set, shown once', schema: 'RecoveryCodes' }],
+    errors: { 409: ['mfa_not_enabled'] },
+  },
+];
