@@ -173,6 +173,8 @@ const schema = z.object({
     .prefault('30d'),
   /** Mail the owner when an account is signed in to from a browser it has not seen. */
   newDeviceAlerts: flag.default(true),
+  /** Passkey challenges a client IP may ask for per minute (each is a stored record). */
+  passkeyOptionsIpMax: integer(1, 1_000_000).default(60),
   /** Passkeys' relying party id (a registrable domain); unset: PUBLIC_URL's host. */
   webauthnRpId: z
     .string()
@@ -210,7 +212,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
   secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS', mfaPendingTimeout: 'MFA_PENDING_TIMEOUT',
   mfaRememberDevice: 'MFA_REMEMBER_DEVICE', newDeviceAlerts: 'NEW_DEVICE_ALERTS',
-  webauthnRpId: 'WEBAUTHN_RP_ID', webauthnOrigins: 'WEBAUTHN_ORIGINS',
+  passkeyOptionsIpMax: 'PASSKEY_OPTIONS_IP_MAX', webauthnRpId: 'WEBAUTHN_RP_ID', webauthnOrigins: 'WEBAUTHN_ORIGINS',
 };
 
 export class ConfigError extends Error {

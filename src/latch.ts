@@ -29,6 +29,12 @@ import { SqlSecondFactorStore } from './adapters/sql/second-factor-store.js';
 import { SecretBox } from './adapters/secret-box.js';
 import { Devices } from './domain/devices.js';
 import { SqlDeviceStore } from './adapters/sql/device-store.js';
+import { FactorLifecycle } from './domain/factor-lifecycle.js';
+import { PasskeyService } from './domain/passkey-service.js';
+import { SqlPasskeyStore } from './adapters/sql/passkey-store.js';
+import { SqlChallengeStore } from './adapters/sql/challenge-store.js';
+import { RedisChallengeStore } from './adapters/redis/challenge-store.js';
+import { SimpleWebAuthnCeremonies } from './adapters/webauthn.js';
 import { loadSecretsKey } from './adapters/secrets-key.js';
 import { connectRedis, requireNoEviction, type RedisConnection } from './adapters/redis/connection.js';
 import { RedisSessionStore } from './adapters/redis/session-store.js';
@@ -176,7 +182,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     clock,
     reauthWindowMs: config.reauthWindow,
     // twoStep is built below; this runs only at request time.
-    secondFactorOn: async (userId: string): Promise<boolean> => (await twoStep.methodsFor(userId)).length > 0,
+    secondFactorOn: (userId: string): Promise<boolean> => lifecycle.isOn(userId),
   });
   const recovery = new RecoveryService({
     users,
@@ -213,12 +219,43 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     rememberForMs: config.mfaRememberDevice,
     alerts: config.newDeviceAlerts,
   });
+  const secondFactors = new SqlSecondFactorStore(database.db);
+  const passkeyStore = new SqlPasskeyStore(database.db);
+  const lifecycle = new FactorLifecycle({
+    factors: secondFactors,
+    passkeys: passkeyStore,
+    changes,
+    sessions,
+    issuer,
+    devices,
+    mailer,
+    mails,
+    clock,
+    random: cryptoRandom,
+  });
+  // WebAuthn challenges live where the sessions live (Redis, or the SQL database).
+  const sqlChallenges = redis ? undefined : new SqlChallengeStore(database.db, clock);
+  const passkeys = new PasskeyService({
+    passkeys: passkeyStore,
+    challenges: redis ? new RedisChallengeStore(redis, config.redisKeyPrefix) : sqlChallenges!,
+    ceremonies: new SimpleWebAuthnCeremonies({ name: 'Latch', id: config.webauthnRpId, origins: config.webauthnOrigins }),
+    lifecycle,
+    proofs,
+    users,
+    issuer,
+    devices,
+    events,
+    clock,
+    random: cryptoRandom,
+    optionsPerIp: limiter('passkey-options-ip', config.passkeyOptionsIpMax, 60_000),
+  });
   const twoStep = new TwoStepService({
     sessions,
-    factors: new SqlSecondFactorStore(database.db),
+    factors: secondFactors,
     sealer: new SecretBox(loadSecretsKey(config), config.secretsKeyPrevious),
     issuer,
-    changes,
+    lifecycle,
+    passkeys,
     proofs,
     events,
     mailer,
@@ -285,6 +322,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     account,
     recovery,
     twoStep,
+    passkeys,
     deviceList: devices,
     cookie,
     devices: deviceCookie(config.cookieSecure),
@@ -300,6 +338,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     const now = clock.now();
     audit.prune(now - config.eventRetention).catch((err) => logger.warn({ err }, 'audit retention sweep failed'));
     sqlSessions?.purgeExpired(now).catch((err) => logger.warn({ err }, 'session sweep failed'));
+    sqlChallenges?.purgeExpired(now).catch((err) => logger.warn({ err }, 'passkey challenge sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
 
   const probe = (check: () => Promise<void>) =>

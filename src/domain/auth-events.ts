@@ -27,6 +27,10 @@ export const authEventTypes = [
   'recovery_code_used',
   'new_device',
   'device_forgotten',
+  'passkey_added',
+  'passkey_removed',
+  'passkey_login',
+  'passkey_counter_error',
 ] as const;
 
 export type AuthEventType = (typeof authEventTypes)[number];

@@ -35,6 +35,8 @@ export interface DeviceStore {
   /** Trusts the device, under a new token hash (`newHash`) from now on. */
   trust(userId: string, deviceHash: Buffer, newHash: Buffer, until: number, epoch: number): Promise<void>;
   listByUser(userId: string): Promise<DeviceRecord[]>;
+  /** Ends every remembered device of the user; the devices stay known (no new-device alerts). */
+  untrustAll(userId: string): Promise<void>;
   /** Forgets one device of the user (its trust with it); false when there is no such device. */
   forget(userId: string, id: string): Promise<boolean>;
 }
@@ -104,6 +106,14 @@ export class Devices {
   /** The device's record, for marking "this browser" in a list. */
   async current(userId: string, token: string | undefined): Promise<DeviceRecord | null> {
     return token !== undefined && TOKEN.test(token) ? this.deps.store.find(userId, hashDeviceToken(token)) : null;
+  }
+
+  /**
+   * A second factor was added or removed while two-step stays on: no browser skips the step on
+   * the strength of the old set of factors (API.md, "Two-step sign-in").
+   */
+  untrustAll(userId: string): Promise<void> {
+    return this.deps.store.untrustAll(userId);
   }
 
   async forget(userId: string, id: string, client: ClientInfo, sessionId: string): Promise<boolean> {

@@ -23,6 +23,7 @@ export const errorCodes = [
   'already_enabled',
   'no_pending_setup',
   'mfa_not_enabled',
+  'invalid_passkey',
   'unavailable',
   'internal',
 ] as const;

@@ -30,6 +30,8 @@ export function greetingName(account: { name: string; emailVerified: boolean }):
   return account.emailVerified ? account.name : undefined;
 }
 
+export type SecondFactorName = 'totp' | 'passkey';
+
 export class MailComposer {
   constructor(private readonly publicUrl: string) {}
 
@@ -102,8 +104,16 @@ export class MailComposer {
   twoStepChangedNotice(to: string, name: Greeting, state: 'on' | 'off'): Mail {
     return this.compose(to, state === 'on' ? 'Two-step sign-in is on' : 'Two-step sign-in is off', name, [
       state === 'on'
-        ? 'Two-step sign-in was just turned on for your account: signing in now also takes a code from your authenticator app. Every other session was signed out.'
+        ? 'Two-step sign-in was just turned on for your account: signing in with your password now also takes a second step (your authenticator app or a passkey). Every other session was signed out.'
         : 'Two-step sign-in was just turned off for your account: a password alone signs in now. Every other session was signed out.',
+      'If this was not you, reset your password right away.',
+    ]);
+  }
+
+  factorChangedNotice(to: string, name: Greeting, change: { factor: SecondFactorName; action: 'added' | 'removed' }): Mail {
+    const what = change.factor === 'passkey' ? 'A passkey' : 'An authenticator app';
+    return this.compose(to, change.action === 'added' ? 'A second factor was added' : 'A second factor was removed', name, [
+      `${what} was just ${change.action} ${change.action === 'added' ? 'to' : 'from'} your account. Two-step sign-in stays on; browsers you asked to remember will ask for the second step again.`,
       'If this was not you, reset your password right away.',
     ]);
   }

@@ -15,28 +15,39 @@ import { assuranceOf } from './assurance.js';
 import type { Devices } from './devices.js';
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
-import { signedOutMeanwhile, type CredentialChanges } from './credential-change.js';
 import { LatchError, RateLimitedError } from './errors.js';
+import type { FactorLifecycle, SecondStepMethod } from './factor-lifecycle.js';
 import { greetingName, type MailComposer, type Mailer } from './mails.js';
+import type { AuthenticationResponseJSON } from './passkeys.js';
 import type { PasswordProofs } from './password-proof.js';
 import type { Clock, Random, RateLimiter, SessionStore } from './ports.js';
-import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
+import { hashRecoveryCode, normalizeRecoveryCode } from './recovery-codes.js';
 import type { SecondFactorStore, SecretSealer } from './second-factors.js';
 import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
 import { matchTotp, newTotpSecret, type TotpSetup } from './totp.js';
-import type { User } from './user.js';
 
 /** Wrong codes one pending session may try; the last of them ends it. */
 export const PENDING_MAX_FAILURES = 5;
 
-export type SecondStepMethod = 'totp' | 'recovery_code';
+export type { SecondStepMethod } from './factor-lifecycle.js';
+
+/** What a second step offers: a code (app or recovery), or a passkey's signed answer. */
+export type SecondStepInput =
+  | { method: 'totp' | 'recovery_code'; code: string; rememberDevice?: boolean }
+  | { method: 'passkey'; response: AuthenticationResponseJSON; rememberDevice?: boolean };
+
+/** Checks a passkey's answer to this session's second-step challenge (PasskeyService). */
+export interface PasskeySecondStep {
+  verifySecondStep(userId: string, sessionId: string, response: AuthenticationResponseJSON, client: ClientInfo): Promise<boolean>;
+}
 
 export interface TwoStepDeps {
   sessions: SessionStore;
   factors: SecondFactorStore;
   sealer: SecretSealer;
   issuer: SessionIssuer;
-  changes: CredentialChanges;
+  lifecycle: FactorLifecycle;
+  passkeys: PasskeySecondStep;
   proofs: PasswordProofs;
   events: AuthEventSink;
   mailer: Mailer;
@@ -63,9 +74,8 @@ export class TwoStepService {
   constructor(private readonly deps: TwoStepDeps) {}
 
   /** The second factors a password sign-in of this account must be followed by (none: one step). */
-  async methodsFor(userId: string): Promise<SecondStepMethod[]> {
-    const totp = await this.deps.factors.totpOf(userId);
-    return totp?.confirmed ? ['totp', 'recovery_code'] : [];
+  methodsFor(userId: string): Promise<SecondStepMethod[]> {
+    return this.deps.lifecycle.methodsFor(userId);
   }
 
   async status(userId: string): Promise<TwoStepStatus> {
@@ -89,7 +99,7 @@ export class TwoStepService {
    * on as aal2 (password + totp), and the first factor brings a set of recovery codes.
    */
   async confirmTotp(auth: Authenticated, code: string, client: ClientInfo): Promise<{ issued: IssuedSession; recoveryCodes?: string[] }> {
-    const { factors, sealer, clock, proofs, changes } = this.deps;
+    const { factors, sealer, clock, proofs, lifecycle } = this.deps;
     await proofs.requireRecent(auth, 'set up an authenticator app');
     const userId = auth.user.id;
     const pending = await factors.totpOf(userId);
@@ -102,36 +112,25 @@ export class TwoStepService {
       throw invalidCode();
     }
     await this.deps.accountFailures.reward(userId);
-    // The credential change goes FIRST, conditional on this session's epoch: a request whose
-    // session was ended meanwhile (a sign-out everywhere while it ran) changes nothing.
-    const changed = await changes.apply(userId, {}, { current: { session: auth.session, client, proven: { methods: ['totp'] } } });
-    if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
     // Only the very secret the code was checked against is turned on (a setup restarted
     // meanwhile is not confirmed by a code from the old one).
-    if (!(await factors.confirmTotp(userId, step, pending.sealedSecret))) throw invalidCode();
-    // The first (today: only) second factor brings a fresh set; any codes left from before go.
-    const recoveryCodes = await this.newRecoveryCodeSet(userId);
-    await this.record('totp_enabled', userId, client, changed.issued.session.id);
-    this.notify(changed.user, 'on');
-    return { issued: changed.issued, recoveryCodes };
+    const added = await lifecycle.add(auth, 'totp', client, async () => {
+      if (!(await factors.confirmTotp(userId, step, pending.sealedSecret))) throw invalidCode();
+    });
+    await this.record('totp_enabled', userId, client, added.issued.session.id);
+    return added;
   }
 
   /** Turns the app off (the password again); with no factor left, two-step is off. */
-  async disableTotp(auth: Authenticated, password: string, client: ClientInfo): Promise<IssuedSession> {
-    const { proofs, factors, changes } = this.deps;
+  async disableTotp(auth: Authenticated, password: string, client: ClientInfo): Promise<IssuedSession | undefined> {
+    const { proofs, factors, lifecycle } = this.deps;
     await proofs.requireRecent(auth, 'turn off two-step sign-in');
     await proofs.prove(auth, password, client);
     const userId = auth.user.id;
     if (!(await factors.totpOf(userId))?.confirmed) throw new LatchError('not_found', 'No authenticator app is set up');
-    // The credential change goes FIRST, conditional on this session's epoch: a request whose
-    // session was ended meanwhile changes nothing (THREATS.md item 3).
-    const changed = await changes.apply(userId, {}, { current: { session: auth.session, client } });
-    if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
-    await factors.removeTotp(userId);
-    await factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
-    await this.record('totp_disabled', userId, client, changed.issued.session.id);
-    this.notify(changed.user, 'off');
-    return changed.issued;
+    const { issued } = await lifecycle.remove(auth, 'totp', client, () => factors.removeTotp(userId));
+    await this.record('totp_disabled', userId, client, issued?.session.id ?? auth.session.id);
+    return issued;
   }
 
   /** A new set of recovery codes; every older code stops working. */
@@ -140,7 +139,7 @@ export class TwoStepService {
     if ((await this.methodsFor(auth.user.id)).length === 0) {
       throw new LatchError('mfa_not_enabled', 'Turn on two-step sign-in first');
     }
-    const codes = await this.newRecoveryCodeSet(auth.user.id);
+    const codes = await this.deps.lifecycle.newRecoveryCodeSet(auth.user.id);
     await this.record('recovery_codes_generated', auth.user.id, client, auth.session.id);
     return codes;
   }
@@ -152,7 +151,7 @@ export class TwoStepService {
    */
   async verify(
     asking: Authenticated,
-    input: { method: SecondStepMethod; code: string; rememberDevice?: boolean },
+    input: SecondStepInput,
     client: ClientInfo,
   ): Promise<{ issued: IssuedSession; device: string }> {
     const { session, user } = asking;
@@ -174,7 +173,7 @@ export class TwoStepService {
 
   private async finish(
     asking: Authenticated,
-    input: { method: SecondStepMethod; code: string; rememberDevice?: boolean },
+    input: SecondStepInput,
     client: ClientInfo,
   ): Promise<{ issued: IssuedSession; device: string }> {
     const { sessions, pendingFailures, issuer } = this.deps;
@@ -185,7 +184,7 @@ export class TwoStepService {
       throw mfaRequired();
     }
     await this.countAccountAttempt(user.id);
-    const ok = input.method === 'totp' ? await this.claimTotp(user.id, input.code) : await this.useRecoveryCode(user.id, input.code);
+    const ok = await this.check(user.id, session.id, input, client);
     if (!ok) {
       await this.record('mfa_failed', user.id, client, session.id);
       if ((await pendingFailures.peek(session.id)) >= PENDING_MAX_FAILURES) await sessions.delete(session.id);
@@ -215,6 +214,17 @@ export class TwoStepService {
     if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterMs);
   }
 
+  private check(userId: string, sessionId: string, input: SecondStepInput, client: ClientInfo): Promise<boolean> {
+    switch (input.method) {
+      case 'totp':
+        return this.claimTotp(userId, input.code);
+      case 'recovery_code':
+        return this.useRecoveryCode(userId, input.code);
+      case 'passkey':
+        return this.deps.passkeys.verifySecondStep(userId, sessionId, input.response, client);
+    }
+  }
+
   private async claimTotp(userId: string, code: string): Promise<boolean> {
     const { factors, sealer, clock } = this.deps;
     const factor = await factors.totpOf(userId);
@@ -229,17 +239,6 @@ export class TwoStepService {
   private async useRecoveryCode(userId: string, typed: string): Promise<boolean> {
     const canonical = normalizeRecoveryCode(typed);
     return canonical !== null && (await this.deps.factors.useRecoveryCode(userId, hashRecoveryCode(canonical)));
-  }
-
-  private async newRecoveryCodeSet(userId: string): Promise<string[]> {
-    const codes = newRecoveryCodes(this.deps.random);
-    const hashes = codes.map((code) => hashRecoveryCode(normalizeRecoveryCode(code)!));
-    await this.deps.factors.replaceRecoveryCodes(userId, hashes, this.deps.clock.now());
-    return codes;
-  }
-
-  private notify(user: User, state: 'on' | 'off'): void {
-    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(user.email, greetingName(user), state));
   }
 
   private record(type: AuthEventType, userId: string, client: ClientInfo, sessionId: string): Promise<void> {

@@ -22,6 +22,8 @@ import { authRoutes } from './routes/auth.js';
 import { recoveryRoutes } from './routes/recovery.js';
 import { mfaRoutes } from './routes/mfa.js';
 import { deviceRoutes } from './routes/devices.js';
+import { passkeyRoutes } from './routes/passkeys.js';
+import type { PasskeyService } from '../domain/passkey-service.js';
 import type { TwoStepService } from '../domain/two-step-service.js';
 import type { Devices } from '../domain/devices.js';
 
@@ -31,6 +33,7 @@ export interface ApiRouterDeps {
   account: AccountService;
   recovery: RecoveryService;
   twoStep: TwoStepService;
+  passkeys: PasskeyService;
   deviceList: Devices;
   cookie: SessionCookie;
   devices: DeviceCookie;
@@ -52,6 +55,7 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   recoveryRoutes(router, routeDeps);
   mfaRoutes(router, routeDeps);
   deviceRoutes(router, routeDeps);
+  passkeyRoutes(router, routeDeps);
   router.use((_req, res) => sendError(res, 'not_found', 'No such endpoint'));
   router.use(errorHandler(deps.logger, deps.errorObserver));
   return router;

@@ -28,6 +28,7 @@ const STATUS: Record<ErrorCode, number> = {
   already_enabled: 409,
   no_pending_setup: 409,
   mfa_not_enabled: 409,
+  invalid_passkey: 400,
   internal: 500,
   unavailable: 503,
 };

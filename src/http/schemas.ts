@@ -54,11 +54,46 @@ export const changePasswordBody = z.object({ currentPassword: passwordSchema, ne
 /** A code from an authenticator app or a recovery code, as typed (spaces and dashes allowed). */
 const codeSchema = z.string().trim().min(1, 'Code is required').max(64, 'Code is too long');
 export const mfaCodeBody = z.object({ code: codeSchema });
-export const mfaVerifyBody = z.object({
-  method: z.enum(['totp', 'recovery_code']),
-  code: codeSchema,
-  rememberDevice: z.boolean().default(false),
+/* WebAuthn Level 3 JSON (RegistrationResponseJSON, AuthenticationResponseJSON): the shapes are
+   checked here, the contents by the WebAuthn library. */
+const base64url = z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be base64url').max(8192);
+const transports = z.array(z.enum(['ble', 'cable', 'hybrid', 'internal', 'nfc', 'smart-card', 'usb'])).max(8);
+const credentialCommon = {
+  id: base64url,
+  rawId: base64url,
+  type: z.literal('public-key'),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+  authenticatorAttachment: z.enum(['platform', 'cross-platform']).optional(),
+};
+export const registrationResponseSchema = z.object({
+  ...credentialCommon,
+  response: z.object({
+    clientDataJSON: base64url,
+    attestationObject: base64url,
+    authenticatorData: base64url.optional(),
+    transports: transports.optional(),
+    publicKeyAlgorithm: z.number().int().optional(),
+    publicKey: base64url.optional(),
+  }),
 });
+export const authenticationResponseSchema = z.object({
+  ...credentialCommon,
+  response: z.object({
+    clientDataJSON: base64url,
+    authenticatorData: base64url,
+    signature: base64url,
+    userHandle: base64url.optional(),
+  }),
+});
+const passkeyName = z.string().trim().min(1, 'Name is required').max(64, 'Name is at most 64 characters');
+export const passkeyRegisterBody = z.object({ response: registrationResponseSchema, name: passkeyName.optional() });
+export const passkeyRenameBody = z.object({ name: passkeyName });
+export const passkeyLoginBody = z.object({ response: authenticationResponseSchema, rememberMe: z.boolean().default(false) });
+
+export const mfaVerifyBody = z.discriminatedUnion('method', [
+  z.object({ method: z.enum(['totp', 'recovery_code']), code: codeSchema, rememberDevice: z.boolean().default(false) }),
+  z.object({ method: z.literal('passkey'), response: authenticationResponseSchema, rememberDevice: z.boolean().default(false) }),
+]);
 
 export const emailBody = z.object({ email: loginEmail() });
 export const tokenBody = z.object({ token: z.string().max(200) });

@@ -59,6 +59,12 @@ export class SqlDeviceStore implements DeviceStore {
     });
   }
 
+  untrustAll(userId: string): Promise<void> {
+    return guarded(async () => {
+      await this.db.updateTable('devices').set({ trusted_until: null, trust_epoch: null }).where('user_id', '=', userId).execute();
+    });
+  }
+
   forget(userId: string, id: string): Promise<boolean> {
     return guarded(async () => {
       const result = await this.db.deleteFrom('devices').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();

@@ -141,6 +141,42 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('devices_user_device').on('devices').columns(['user_id', 'device_hash']).unique().execute();
       },
     },
+    // Passkeys: the public key and signature counter of each credential, the opaque user handle
+    // authenticators store instead of the user id, and (when sessions live in SQL) the
+    // WebAuthn challenges waiting for their one use (SHA-256 of each, no FK: they may be a
+    // guest's).
+    '0009_passkeys': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('passkeys')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('credential_id', 'text', (c) => c.notNull().unique())
+          .addColumn('public_key', bytes, (c) => c.notNull())
+          .addColumn('counter', 'bigint', (c) => c.notNull())
+          .addColumn('transports', 'text', (c) => c.notNull())
+          .addColumn('backup_eligible', 'integer', (c) => c.notNull())
+          .addColumn('backed_up', 'integer', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('passkeys_user').on('passkeys').column('user_id').execute();
+        await db.schema
+          .createTable('passkey_user_handles')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('handle', 'text', (c) => c.notNull().unique())
+          .execute();
+        await db.schema
+          .createTable('webauthn_challenges')
+          .addColumn('challenge_hash', bytes, (c) => c.primaryKey())
+          .addColumn('purpose', 'text', (c) => c.notNull())
+          .addColumn('session_id', 'text')
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('webauthn_challenges_expires').on('webauthn_challenges').column('expires_at').execute();
+      },
+    },
   };
 }
 

@@ -80,6 +80,32 @@ export interface OneTimeTokensTable {
   epoch: number;
 }
 
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  credential_id: string;
+  public_key: Buffer;
+  counter: number;
+  transports: string;
+  backup_eligible: number;
+  backed_up: number;
+  name: string;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface PasskeyUserHandlesTable {
+  user_id: string;
+  handle: string;
+}
+
+export interface WebAuthnChallengesTable {
+  challenge_hash: Buffer;
+  purpose: string;
+  session_id: string | null;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -88,6 +114,9 @@ export interface Database {
   totp_factors: TotpFactorsTable;
   recovery_codes: RecoveryCodesTable;
   devices: DevicesTable;
+  passkeys: PasskeysTable;
+  passkey_user_handles: PasskeyUserHandlesTable;
+  webauthn_challenges: WebAuthnChallengesTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

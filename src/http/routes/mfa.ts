@@ -3,7 +3,9 @@
  * authenticator app and recovery codes on and off. Parse, call the domain, answer.
  */
 import type { Router } from 'express';
-import type { TwoStepService } from '../../domain/two-step-service.js';
+import type { PasskeyService } from '../../domain/passkey-service.js';
+import { publicPasskey } from '../../domain/passkeys.js';
+import type { SecondStepInput, TwoStepService } from '../../domain/two-step-service.js';
 import type { ClientIp } from '../client-ip.js';
 import type { DeviceCookie, SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
@@ -14,18 +16,19 @@ import { clientInfo, signInClient } from './auth.js';
 
 export interface MfaRoutesDeps {
   twoStep: TwoStepService;
+  passkeys: PasskeyService;
   cookie: SessionCookie;
   devices: DeviceCookie;
   guards: SessionMiddleware;
   clientIp: ClientIp;
 }
 
-export function mfaRoutes(router: Router, { twoStep, cookie, devices, guards, clientIp }: MfaRoutesDeps): void {
+export function mfaRoutes(router: Router, { twoStep, passkeys, cookie, devices, guards, clientIp }: MfaRoutesDeps): void {
   const { requireAuth, requireSecondStep } = guards;
 
   // A pending sign-in finishes here; a remembered device's aal1 session steps up here.
   router.post('/mfa/verify', requireSecondStep, async (req, res) => {
-    const body = parseBody(mfaVerifyBody, req.body);
+    const body = parseBody(mfaVerifyBody, req.body) as SecondStepInput; // the WebAuthn JSON's contents are the library's to check
     const { issued, device } = await twoStep.verify((req.latchPending ?? req.latch)!, body, signInClient(req, clientIp, devices));
     cookie.issue(res, issued); // a NEW session: the one that asked has ended
     devices.keep(req, res, device);
@@ -33,8 +36,9 @@ export function mfaRoutes(router: Router, { twoStep, cookie, devices, guards, cl
   });
 
   router.get('/mfa', requireAuth, async (req, res) => {
-    const status = await twoStep.status(req.latch!.user.id);
-    sendJson(res, 200, { totp: status.totp, passkeys: [], recoveryCodesLeft: status.recoveryCodesLeft });
+    const userId = req.latch!.user.id;
+    const [status, list] = await Promise.all([twoStep.status(userId), passkeys.list(userId)]);
+    sendJson(res, 200, { totp: status.totp, passkeys: list.map(publicPasskey), recoveryCodesLeft: status.recoveryCodesLeft });
   });
 
   router.post('/mfa/totp', requireAuth, async (req, res) => {
@@ -50,7 +54,8 @@ export function mfaRoutes(router: Router, { twoStep, cookie, devices, guards, cl
 
   router.delete('/mfa/totp', requireAuth, async (req, res) => {
     const { password } = parseBody(passwordProofBody, req.body);
-    cookie.issue(res, await twoStep.disableTotp(req.latch!, password, clientInfo(req, clientIp)));
+    const issued = await twoStep.disableTotp(req.latch!, password, clientInfo(req, clientIp));
+    if (issued) cookie.issue(res, issued); // two-step went off: a credential change
     res.status(204).end();
   });
 
