@@ -12,6 +12,7 @@ import { openApiDocument } from '../../src/http/openapi/document.js';
 import { totpCode } from '../../src/domain/totp.js';
 import { describeOnBackends, sqlite } from '../support/backends.js';
 import { Client, STRONG_PASSWORD, signedUp, uniqueEmail, type Reply } from '../support/server.js';
+import { SoftAuthenticator } from '../support/soft-authenticator.js';
 
 // ajv and ajv-formats are CommonJS with `exports.default`; require() sidesteps ESM interop.
 const require = createRequire(import.meta.url);
@@ -22,6 +23,9 @@ type Json = Record<string, any>;
 type Method = 'get' | 'post' | 'delete' | 'put' | 'patch';
 
 const doc = openApiDocument() as Json;
+
+/** The relying party of the suite's server, and the "browser" the soft authenticator plays. */
+const WEBAUTHN = { rpId: 'latch.test', origin: 'https://latch.test' };
 
 /* ---------------------------------------------------------------- schema validation */
 
@@ -153,6 +157,20 @@ describe('OpenAPI document (static)', () => {
     expect(error({ error: 'x', code: 'internal' })).toBe(true);
     expect(error({ error: 'x', code: 'internal', stack: 'at foo (/src/x.ts:1)' })).toBe(false);
     expect(error({ error: 'x', code: 'no_such_code' })).toBe(false);
+    const passkey = { id: 'p1', name: 'Laptop', createdAt: new Date().toISOString(), lastUsedAt: null, backedUp: true };
+    const passkeyResponse = validator({ $ref: '#/components/schemas/PasskeyResponse' });
+    expect(passkeyResponse({ passkey })).toBe(true);
+    expect(passkeyResponse({ passkey: { ...passkey, credentialId: 'AAAA' } })).toBe(false);
+    expect(passkeyResponse({ passkey: { ...passkey, publicKey: 'pQECAyYg' } })).toBe(false);
+    const requestOptions = validator(operation('post', '/api/auth/passkeys/login/options').responses['200'].content['application/json'].schema);
+    const challenge = Buffer.alloc(32, 7).toString('base64url');
+    expect(requestOptions({ challenge, rpId: WEBAUTHN.rpId, userVerification: 'required' })).toBe(true);
+    expect(requestOptions({ challenge, rpId: WEBAUTHN.rpId, userVerification: 'preferred' })).toBe(false);
+    expect(requestOptions({ challenge: `${challenge.slice(1)}=`, rpId: WEBAUTHN.rpId, userVerification: 'required' })).toBe(false);
+    const registration = validator({ $ref: '#/components/schemas/PasskeyRegisterRequest' });
+    const attestation = { clientDataJSON: 'eyJ9', attestationObject: 'o2Nm' };
+    expect(registration({ response: { id: 'AA', rawId: 'AA', type: 'public-key', response: attestation, clientExtensionResults: {} } })).toBe(true);
+    expect(registration({ response: { id: 'A+A/', rawId: 'AA', type: 'public-key', response: attestation, clientExtensionResults: {} } })).toBe(false);
     const loginUnauthorized = validator(operation('post', '/api/auth/login').responses['401'].content['application/json'].schema);
     expect(loginUnauthorized({ error: 'x', code: 'invalid_credentials' })).toBe(true);
     expect(loginUnauthorized({ error: 'x', code: 'unauthorized' })).toBe(false);
@@ -416,6 +434,109 @@ describeOnBackends(
       expect(csp).not.toContain('unsafe-inline');
     });
 
+    it('passkey endpoints answer as documented', async () => {
+      const url = server().url;
+      const { client, email } = await signedUp(url);
+      const guest = new Client(url);
+      const stranger = new Client(url); // never signs in
+      const authenticator = new SoftAuthenticator(WEBAUTHN);
+      const REGISTER_OPTIONS = '/api/auth/passkeys/register/options';
+      const REGISTER = '/api/auth/passkeys/register';
+      const LOGIN_OPTIONS = '/api/auth/passkeys/login/options';
+      const LOGIN = '/api/auth/passkeys/login';
+      const ONE = '/api/auth/passkeys/{id}';
+      const expectCode = (reply: Reply, code: string) => expect(reply.body?.code, reply.text).toBe(code);
+
+      conforms(await stranger.post(REGISTER_OPTIONS), 'post', REGISTER_OPTIONS, 401);
+      conforms(await stranger.post(REGISTER, {}), 'post', REGISTER, 401);
+
+      // An answer that does not verify (another origin) is refused and uses up its challenge.
+      const refused = await client.post(REGISTER_OPTIONS);
+      conforms(refused, 'post', REGISTER_OPTIONS, 200);
+      const forged = { response: new SoftAuthenticator(WEBAUTHN).register(refused.body, { origin: 'https://evil.test' }) };
+      acceptsBody('post', REGISTER, forged);
+      const invalid = await client.post(REGISTER, forged);
+      conforms(invalid, 'post', REGISTER, 400);
+      expectCode(invalid, 'invalid_passkey');
+      const badName = await client.post(REGISTER, { response: forged.response, name: '   ' });
+      conforms(badName, 'post', REGISTER, 400);
+      expectCode(badName, 'invalid_input');
+
+      const creation = await client.post(REGISTER_OPTIONS);
+      conforms(creation, 'post', REGISTER_OPTIONS, 200);
+      expect(creation.body.rp.id).toBe(WEBAUTHN.rpId);
+      expect(creation.body.excludeCredentials).toEqual([]);
+      const register = { response: authenticator.register(creation.body), name: '  Laptop  ' };
+      acceptsBody('post', REGISTER, register);
+      const registered = await client.post(REGISTER, register);
+      conforms(registered, 'post', REGISTER, 201);
+      expect(registered.headers.getSetCookie().length).toBeGreaterThan(0);
+      expect(registered.body.passkey.name).toBe('Laptop');
+      expect(registered.body.recoveryCodes).toHaveLength(10);
+      const id = registered.body.passkey.id as string;
+      const credentialId = register.response.id;
+      expect((await client.get('/api/auth/me')).body.session).toMatchObject({ aal: 'aal2', methods: ['password', 'passkey'] });
+
+      const again = await client.post(REGISTER_OPTIONS);
+      conforms(again, 'post', REGISTER_OPTIONS, 200);
+      expect(again.body.excludeCredentials.map((c: Json) => c.id)).toEqual([credentialId]);
+
+      const factors = await client.get('/api/auth/mfa');
+      conforms(factors, 'get', '/api/auth/mfa', 200);
+      expect(factors.body.passkeys).toEqual([registered.body.passkey]);
+
+      acceptsBody('patch', ONE, { name: 'Work laptop' });
+      const renamed = await client.request('PATCH', `/api/auth/passkeys/${id}`, { json: { name: 'Work laptop' } });
+      conforms(renamed, 'patch', ONE, 200);
+      expect(renamed.body.passkey).toMatchObject({ id, name: 'Work laptop' });
+      conforms(await client.request('PATCH', '/api/auth/passkeys/AAAAAAAAAAAAAAAAAAAAAA', { json: { name: 'Nope' } }), 'patch', ONE, 404);
+      conforms(await client.request('PATCH', `/api/auth/passkeys/${id}`, { json: { name: 'x'.repeat(65) } }), 'patch', ONE, 400);
+      conforms(await stranger.request('PATCH', `/api/auth/passkeys/${id}`, { json: { name: 'Mine now' } }), 'patch', ONE, 401);
+
+      // A guest signs in with the passkey alone: discoverable, no allowCredentials.
+      const request = await guest.post(LOGIN_OPTIONS);
+      conforms(request, 'post', LOGIN_OPTIONS, 200);
+      expect(request.body.allowCredentials).toBeUndefined();
+      const wrongKey = { response: authenticator.authenticate(request.body, { badSignature: true }) };
+      acceptsBody('post', LOGIN, wrongKey);
+      const wrong = await guest.post(LOGIN, wrongKey);
+      conforms(wrong, 'post', LOGIN, 401);
+      expectCode(wrong, 'invalid_credentials');
+      const signIn = { response: authenticator.authenticate((await guest.post(LOGIN_OPTIONS)).body), rememberMe: true };
+      acceptsBody('post', LOGIN, signIn);
+      const signedIn = await guest.post(LOGIN, signIn);
+      conforms(signedIn, 'post', LOGIN, 200);
+      expect(signedIn.body.user.email).toBe(email);
+      expect((await guest.get('/api/auth/me')).body.session).toMatchObject({ aal: 'aal2', methods: ['passkey'] });
+      const twice = await guest.post(LOGIN, signIn);
+      conforms(twice, 'post', LOGIN, 400);
+      expectCode(twice, 'already_authenticated');
+      const full = await guest.post(LOGIN_OPTIONS);
+      conforms(full, 'post', LOGIN_OPTIONS, 400);
+      expectCode(full, 'already_authenticated');
+
+      // A password sign-in now asks for the second step; the passkey finishes it.
+      const browser = new Client(url);
+      const password = await browser.post('/api/auth/login', { email, password: STRONG_PASSWORD });
+      conforms(password, 'post', '/api/auth/login', 200);
+      expect(password.body).toMatchObject({ mfaRequired: true, methods: expect.arrayContaining(['passkey']) });
+      const stepOptions = await browser.post(LOGIN_OPTIONS);
+      conforms(stepOptions, 'post', LOGIN_OPTIONS, 200);
+      expect(stepOptions.body.allowCredentials.map((c: Json) => c.id)).toEqual([credentialId]);
+      const step = { method: 'passkey', response: authenticator.authenticate(stepOptions.body, { credentialId }) };
+      acceptsBody('post', '/api/auth/mfa/verify', step);
+      conforms(await browser.post('/api/auth/mfa/verify', step), 'post', '/api/auth/mfa/verify', 200);
+      expect((await browser.get('/api/auth/me')).body.session).toMatchObject({ aal: 'aal2', methods: ['password', 'passkey'] });
+
+      conforms(await stranger.request('DELETE', `/api/auth/passkeys/${id}`), 'delete', ONE, 401);
+      conforms(await client.request('DELETE', '/api/auth/passkeys/AAAAAAAAAAAAAAAAAAAAAA'), 'delete', ONE, 404);
+      const removed = await client.request('DELETE', `/api/auth/passkeys/${id}`);
+      conforms(removed, 'delete', ONE, 204);
+      expect(removed.headers.getSetCookie().length).toBeGreaterThan(0); // the last factor: two-step is off
+      conforms(await client.request('DELETE', `/api/auth/passkeys/${id}`), 'delete', ONE, 404);
+      expect((await client.get('/api/auth/mfa')).body).toMatchObject({ totp: false, passkeys: [] });
+    });
+
     it('every documented operation was exercised above', () => {
       const all = documentedRoutes().map((r) => {
         const [method, path] = r.split(' ');
@@ -424,5 +545,5 @@ describeOnBackends(
       expect(all.filter((r) => !seen.has(r))).toEqual([]);
     });
   },
-  { backends: [sqlite] },
+  { backends: [sqlite], latch: () => ({ webauthnRpId: WEBAUTHN.rpId, webauthnOrigins: WEBAUTHN.origin }) },
 );

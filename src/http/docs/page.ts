@@ -56,7 +56,9 @@ function typeOf(schema: Json): string {
   if (schema.enum) return schema.enum.map((v: unknown) => JSON.stringify(v)).join(' | ');
   if (schema.const !== undefined) return JSON.stringify(schema.const);
   if (schema.type === 'array') return `${typeOf(schema.items ?? {})}[]`;
-  if (Array.isArray(schema.anyOf)) return schema.anyOf.map(typeOf).join(' | ');
+  const alternatives = schema.anyOf ?? schema.oneOf;
+  if (Array.isArray(alternatives)) return alternatives.map(typeOf).join(' | ');
+  if (Array.isArray(schema.allOf) && schema.allOf.length === 1) return typeOf(schema.allOf[0]);
   return String(schema.type ?? 'any');
 }
 
@@ -74,6 +76,9 @@ function constraints(schema: Json): string {
 
 function fieldTable(doc: Json, schema: Json): string {
   const object = resolve(doc, schema);
+  if (Array.isArray(object.oneOf)) {
+    return object.oneOf.map((alternative: Json, i: number) => `<p>${i === 0 ? 'Either' : 'or'}:</p>${fieldTable(doc, alternative)}`).join('');
+  }
   const properties: Record<string, Json> = object.properties ?? {};
   const required = new Set<string>(object.required ?? []);
   const rows = Object.entries(properties).map(
@@ -196,7 +201,7 @@ h2{border-bottom:2px solid #d8dee8;padding-bottom:.25rem;margin-top:2.5rem}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.92em;background:#eef1f6;padding:0 .2em;border-radius:3px}
 .operation,.schema{background:#fff;border:1px solid #d8dee8;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
 .method{display:inline-block;min-width:4.2em;text-align:center;font-weight:bold;font-size:.8em;border-radius:3px;padding:.1em .4em;color:#fff;background:#555}
-.method-get{background:#2f7d32}.method-post{background:#1f5fbf}.method-delete{background:#b3261e}
+.method-get{background:#2f7d32}.method-post{background:#1f5fbf}.method-patch{background:#8a5a00}.method-delete{background:#b3261e}
 .index{list-style:none;padding-left:0}.index a{text-decoration:none;color:inherit}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}
 th,td{text-align:left;vertical-align:top;border-top:1px solid #e4e8ef;padding:.3rem .5rem}

@@ -22,7 +22,11 @@ const ERROR_TEXT: Partial<Record<ErrorCode, string>> = {
   invalid_input: 'a field is missing, of the wrong type or out of range (see `issues`), or the JSON is malformed',
   weak_password: 'the password breaks a password rule; the message names the rule',
   already_authenticated: 'the request carries a valid session',
-  invalid_credentials: 'wrong email or password',
+  invalid_credentials: 'wrong email or password, or a passkey answer that does not verify',
+  invalid_passkey: 'the passkey answer does not verify (origin, rp id, user verification, an unknown, used or expired challenge, a credential registered already); nothing is stored',
+  invalid_code: 'the code is wrong, used or expired',
+  mfa_required: 'a pending session cannot do this (finish the second step first), or there is no second step to finish (sign in again)',
+  second_factor_required: 'the session was proven with the password alone (a remembered device): finish the second step first (POST /api/auth/mfa/verify)',
   unauthorized: 'no valid session',
   csrf: 'cross-site request refused',
   invalid_token: 'the token is unknown, used or expired',
@@ -61,7 +65,7 @@ function errorsFor(op: OperationSpec): Map<number, ErrorCode[]> {
   const api = op.path.startsWith('/api/auth/');
   if (api) {
     if (op.body || op.query) add(400, 'invalid_input');
-    if (op.access === 'guest') add(400, 'already_authenticated');
+    if (op.access === 'guest' || op.access === 'guestOrPending') add(400, 'already_authenticated');
   }
   for (const [status, codes] of Object.entries(op.errors ?? {})) add(Number(status), ...(codes ?? []));
   if (api) {
@@ -128,7 +132,7 @@ function buildOperation(op: OperationSpec): JsonSchema {
       name: 'id',
       in: 'path',
       required: true,
-      description: 'The public session id (`Session.id`); anything else is 404',
+      description: op.pathId,
       schema: { type: 'string' },
     });
   }
@@ -181,7 +185,7 @@ Choices where the contract is silent: 202 answers carry \`{"message"}\`; 204 ans
 
 function buildDocument(): JsonSchema {
   const schemas: Record<string, JsonSchema> = { ...componentSchemas(responses, 'output') };
-  for (const [id, schema] of Object.entries(componentSchemas(requests, 'input'))) schemas[id] = annotateFields(schema);
+  for (const [id, schema] of Object.entries(componentSchemas(requests, 'input'))) schemas[id] = annotateFields(schema, id);
 
   const paths: Record<string, Record<string, JsonSchema>> = {};
   for (const op of OPERATIONS) (paths[op.path] ??= {})[op.method] = buildOperation(op);
@@ -198,6 +202,8 @@ function buildDocument(): JsonSchema {
     },
     tags: [
       { name: 'Authentication' },
+      { name: 'Two-step sign-in' },
+      { name: 'Passkeys' },
       { name: 'Sessions' },
       { name: 'Account' },
       { name: 'Recovery' },

@@ -7,6 +7,7 @@ import { authOperations } from './operations/auth.js';
 import { deviceOperations } from './operations/devices.js';
 import { documentationOperations } from './operations/docs.js';
 import { opsOperations } from './operations/ops.js';
+import { passkeyOperations } from './operations/passkeys.js';
 import { recoveryOperations } from './operations/recovery.js';
 import { sessionOperations } from './operations/sessions.js';
 import type { OperationSpec } from './operations/spec.js';
@@ -23,5 +24,6 @@ export const OPERATIONS: OperationSpec[] = [
   ...documentationOperations,
   ...opsOperations,
   ...twoStepOperations,
+  ...passkeyOperations,
   ...deviceOperations,
 ];

@@ -8,17 +8,23 @@ import { authMethods } from '../../domain/assurance.js';
 import { authEventTypes } from '../../domain/auth-events.js';
 import { errorCodes } from '../../domain/errors.js';
 import {
+  authenticationResponseSchema,
   changeEmailBody,
   changePasswordBody,
   emailBody,
   loginBody,
   mfaCodeBody,
   mfaVerifyBody,
+  passkeyLoginBody,
+  passkeyRegisterBody,
+  passkeyRenameBody,
   passwordProofBody,
   registerBody,
+  registrationResponseSchema,
   resetPasswordBody,
   tokenBody,
 } from '../schemas.js';
+import { WEBAUTHN_OPTIONS } from './webauthn.js';
 
 /* ------------------------------------------------------------------ response schemas */
 
@@ -104,17 +110,20 @@ const mfaRequiredSchema = z
   .describe('The password was right; a pending session cookie is set: finish with POST /api/auth/mfa/verify.');
 responses.add(mfaRequiredSchema, { id: 'MfaRequired' });
 responses.add(z.union([z.strictObject({ user: userResponseSchema }), mfaRequiredSchema]), { id: 'LoginResponse' });
-const passkeySchema = z.strictObject({
-  id: z.string(),
-  name: z.string(),
-  createdAt: timestamp,
-  lastUsedAt: timestamp.nullable(),
-  backedUp: z.boolean(),
-});
+export const passkeySchema = z
+  .strictObject({
+    id: z.string().describe('Public handle of the passkey (for rename and delete); never the credential id'),
+    name: z.string().describe('1 to 64 characters'),
+    createdAt: timestamp,
+    lastUsedAt: timestamp.nullable().describe('The last sign-in or second step with it; null before the first'),
+    backedUp: z.boolean().describe('The authenticator says it is synced (backed up), e.g. to a password manager'),
+  })
+  .describe('A passkey of the user. Never carries the credential id or the public key.');
+responses.add(passkeySchema, { id: 'Passkey' });
 responses.add(
   z.strictObject({
     totp: z.boolean().describe('An authenticator app is on'),
-    passkeys: z.array(passkeySchema),
+    passkeys: z.array(passkeySchema).describe('Oldest first; two-step sign-in is on while there is one, or `totp`'),
     recoveryCodesLeft: z.number().int().min(0),
   }),
   { id: 'MfaStatus' },
@@ -129,6 +138,15 @@ responses.add(
 const recoveryCodes = z.array(z.string().regex(/^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/)).length(10).describe('Shown once: store them safely');
 responses.add(z.strictObject({ recoveryCodes: recoveryCodes.optional() }), { id: 'TotpConfirmed' });
 responses.add(z.strictObject({ recoveryCodes }), { id: 'RecoveryCodes' });
+responses.add(z.strictObject({ passkey: passkeySchema }), { id: 'PasskeyResponse' });
+responses.add(
+  z.strictObject({
+    passkey: passkeySchema,
+    recoveryCodes: recoveryCodes.optional().describe('Only when this is the account\'s first second factor; shown once'),
+  }),
+  { id: 'PasskeyRegistered' },
+);
+for (const [id, schema] of Object.entries(WEBAUTHN_OPTIONS)) responses.add(schema, { id });
 responses.add(
   z.strictObject({
     devices: z.array(
@@ -159,7 +177,7 @@ responses.add(
 /* ------------------------------------------------------------------ request schemas */
 
 /** The server's own validators, by component name. */
-export const requests = z.registry<{ id: string }>();
+export const requests = z.registry<{ id: string; description?: string }>();
 export const requestSchemas = {
   RegisterRequest: registerBody,
   LoginRequest: loginBody,
@@ -171,14 +189,33 @@ export const requestSchemas = {
   ChangeEmailRequest: changeEmailBody,
   MfaVerifyRequest: mfaVerifyBody,
   MfaCodeRequest: mfaCodeBody,
+  PasskeyRegisterRequest: passkeyRegisterBody,
+  PasskeyRenameRequest: passkeyRenameBody,
+  PasskeyLoginRequest: passkeyLoginBody,
 } as const;
 for (const [id, schema] of Object.entries(requestSchemas)) requests.add(schema, { id });
+// Named, so the bodies that carry them refer to one component each.
+requests.add(registrationResponseSchema, {
+  id: 'RegistrationResponseJSON',
+  description:
+    'WebAuthn Level 3 RegistrationResponseJSON: what `navigator.credentials.create()` resolved to, as `PublicKeyCredential.toJSON()` gives it (base64url without padding). The shape is checked here; origin, rp id, challenge and user verification by the server.',
+});
+requests.add(authenticationResponseSchema, {
+  id: 'AuthenticationResponseJSON',
+  description:
+    'WebAuthn Level 3 AuthenticationResponseJSON: what `navigator.credentials.get()` resolved to, as `PublicKeyCredential.toJSON()` gives it (base64url without padding). The shape is checked here; origin, rp id, challenge, signature and user verification by the server.',
+});
 
 /**
  * Rules zod checks with refinements (which JSON Schema cannot express) or the password policy
  * enforces after parsing: added as descriptions, never as a copy of the schema.
  */
 export const FIELD_NOTES: Record<string, string> = {
+  'PasskeyRegisterRequest.name': 'A name for the passkey, 1 to 64 characters after trimming; default `Passkey added YYYY-MM-DD`',
+  'PasskeyRenameRequest.name': 'The new name, 1 to 64 characters after trimming',
+  'PasskeyRegisterRequest.response': 'The answer of `navigator.credentials.create()` to the options of POST /api/auth/passkeys/register/options',
+  'PasskeyLoginRequest.response': 'The answer of `navigator.credentials.get()` to the options of POST /api/auth/passkeys/login/options',
+  rememberDevice: 'Let a password sign-in from this browser skip the second step for MFA_REMEMBER_DEVICE (default 30d)',
   email: 'Trimmed and lower-cased; at most 254 characters',
   newEmail: 'A valid address; trimmed and lower-cased; at most 254 characters',
   name: '2 to 100 characters after trimming; no control characters',
@@ -195,7 +232,7 @@ export const FIELD_NOTES: Record<string, string> = {
 export type JsonSchema = Record<string, unknown>;
 
 export function componentSchemas(
-  registry: z.core.$ZodRegistry<{ id: string }>,
+  registry: z.core.$ZodRegistry<{ id: string; description?: string }>,
   io: 'input' | 'output',
 ): Record<string, JsonSchema> {
   const out = z.toJSONSchema(registry, {
@@ -207,17 +244,22 @@ export function componentSchemas(
   const result: Record<string, JsonSchema> = {};
   for (const [id, schema] of Object.entries(out.schemas)) {
     const { $schema: _ignored, $id: _id, ...rest } = schema;
-    result[id] = rest;
+    const described = registry._idmap.get(id);
+    const description = described && registry.get(described)?.description;
+    result[id] = description && rest.description === undefined ? { ...rest, description } : rest;
   }
   return result;
 }
 
-export function annotateFields(schema: JsonSchema): JsonSchema {
+/** Adds FIELD_NOTES (`Component.field` first, then `field`) to the fields of a request body, and of each of its alternatives. */
+export function annotateFields(schema: JsonSchema, component: string): JsonSchema {
+  const alternatives = schema.oneOf as JsonSchema[] | undefined;
+  if (alternatives) return { ...schema, oneOf: alternatives.map((alternative) => annotateFields(alternative, component)) };
   const properties = schema.properties as Record<string, JsonSchema> | undefined;
   if (!properties) return schema;
   const annotated: Record<string, JsonSchema> = {};
   for (const [name, property] of Object.entries(properties)) {
-    const note = FIELD_NOTES[name];
+    const note = FIELD_NOTES[`${component}.${name}`] ?? FIELD_NOTES[name];
     annotated[name] = note && property.description === undefined ? { ...property, description: note } : property;
   }
   return { ...schema, properties: annotated };

@@ -20,7 +20,7 @@ export const deviceOperations: OperationSpec[] = [
     summary: 'Forget a device',
     description: 'Its trust ends: the next password sign-in from it needs the second step again (and counts as a new browser).',
     access: 'user',
-    pathId: true,
+    pathId: 'The device id (`devices[].id`); anything else is 404',
     success: [{ status: 204, description: 'Forgotten (no body)' }],
     errors: { 404: ['not_found'] },
   },

@@ -31,7 +31,7 @@ export const sessionOperations: OperationSpec[] = [
     description:
       'The session stops working at once. Ending the current session also clears its cookie. Another user\'s session id is 404, exactly like an unknown one.',
     access: 'user',
-    pathId: true,
+    pathId: 'The public session id (`Session.id`); anything else is 404',
     success: [{ status: 204, description: 'Ended (no body)', clearsCookie: true }],
     errors: { 404: ['not_found'] },
   },

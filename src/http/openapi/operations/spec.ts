@@ -3,8 +3,8 @@ import type { z } from 'zod';
 import type { ErrorCode } from '../../../domain/errors.js';
 import type { JsonSchema, requestSchemas } from '../schemas.js';
 
-export type Access = 'guest' | 'user' | 'reauth' | 'pending' | 'anyone' | 'metrics';
-export type Method = 'get' | 'post' | 'delete';
+export type Access = 'guest' | 'user' | 'reauth' | 'pending' | 'guestOrPending' | 'anyone' | 'metrics';
+export type Method = 'get' | 'post' | 'patch' | 'delete';
 
 export interface Success {
   status: number;
@@ -20,13 +20,14 @@ export interface OperationSpec {
   method: Method;
   path: string;
   operationId: string;
-  tag: 'Authentication' | 'Two-step sign-in' | 'Sessions' | 'Account' | 'Recovery' | 'Operations' | 'Documentation';
+  tag: 'Authentication' | 'Two-step sign-in' | 'Passkeys' | 'Sessions' | 'Account' | 'Recovery' | 'Operations' | 'Documentation';
   summary: string;
   description?: string;
   access: Access;
   body?: keyof typeof requestSchemas;
   query?: z.ZodObject;
-  pathId?: boolean;
+  /** The path has an `{id}`: what it names. */
+  pathId?: string;
   success: Success[];
   /** Errors specific to the endpoint; the common ones are added from `access` and `method`. */
   errors?: Partial<Record<number, ErrorCode[]>>;
@@ -39,6 +40,8 @@ export const ACCESS_TEXT: Record<Access, string> = {
     'Needs a valid session cookie whose password was proven (login or reauth) within REAUTH_WINDOW (default 10 min); 403 `reauth_required` otherwise.',
   pending:
     'Needs a pending session (the cookie set by a password login that answered `mfaRequired`), or a signed-in aal1 session of an account with two-step on (a remembered device stepping up). Anything else gets 401 `mfa_required` (sign in again).',
+  guestOrPending:
+    'Open to guests, to a pending session (the second step of a password sign-in) and to a signed-in aal1 session of an account with two-step on (a remembered device stepping up); any other signed-in session gets 400 `already_authenticated`.',
   anyone: 'Open to anyone, signed in or not.',
   metrics:
     'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required. In production (NODE_ENV=production) without METRICS_TOKEN it is not served (404).',

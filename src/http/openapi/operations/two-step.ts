@@ -9,7 +9,7 @@ export const twoStepOperations: OperationSpec[] = [
     tag: 'Two-step sign-in',
     summary: 'Finish a sign-in with the second step',
     description:
-      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again) or a recovery code (works once; the owner is told by mail). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the one that asked (a pending one, or a remembered device\'s aal1 session stepping up). `rememberDevice: true` lets a password sign-in from this browser skip the step for MFA_REMEMBER_DEVICE (30 d; the session is then aal1), until the password changes, a factor changes or the device is forgotten. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
+      'A code from the authenticator app (`totp`; a time step accepted once is never accepted again), a recovery code (works once; the owner is told by mail), or a passkey (`passkey`: the answer of `navigator.credentials.get()` to the options of POST /api/auth/passkeys/login/options asked for with this session; a passkey that does not verify is a wrong code). Success issues a NEW session (aal2, `rememberMe` as asked at login) and ends the one that asked (a pending one, or a remembered device\'s aal1 session stepping up). `rememberDevice: true` lets a password sign-in from this browser skip the step for MFA_REMEMBER_DEVICE (30 d; the session is then aal1), until the password changes, a factor changes or the device is forgotten. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie. The 5th wrong code answers 401 `invalid_code` and ends the pending session; wrong codes are also counted per account across pending sessions and instances (10 per 15 minutes, then 429 whatever the code).',
     access: 'pending',
     body: 'MfaVerifyRequest',
     success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
@@ -22,7 +22,7 @@ export const twoStepOperations: OperationSpec[] = [
     tag: 'Two-step sign-in',
     summary: 'My second factors',
     access: 'user',
-    success: [{ status: 200, description: 'Which factors are on, and how many recovery codes are left', schema: 'MfaStatus' }],
+    success: [{ status: 200, description: 'Which factors are on (the passkeys, oldest first), and how many recovery codes are left', schema: 'MfaStatus' }],
   },
   {
     method: 'post',
