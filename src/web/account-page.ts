@@ -57,7 +57,8 @@ export function accountPage(user: User, rules: PasswordRules): string {
   <p class="muted" id="twostep-loading">Loading…</p>
 
   <div id="twostep-off" hidden>
-    <p>Two-step sign-in is off. Turn it on and signing in needs your password and a code from an authenticator app on your phone, so a stolen password alone is not enough.</p>
+    <p data-factors="none">Two-step sign-in is off. Turn it on and signing in needs your password and a code from an authenticator app on your phone (or one of your passkeys), so a stolen password alone is not enough.</p>
+    <p data-factors="passkeys" hidden><span class="badge ok">on</span> Two-step sign-in is on: signing in with your password also needs one of your passkeys. An authenticator app can serve as well, for devices without them.</p>
     <button type="button" id="totp-start">Set up an authenticator app</button>
   </div>
 
@@ -85,26 +86,30 @@ export function accountPage(user: User, rules: PasswordRules): string {
   </div>
 
   <div id="twostep-on" hidden>
-    <p><span class="badge ok">on</span> Two-step sign-in is on: signing in needs your password and a code from your authenticator app.</p>
-    <p id="recovery-left"></p>
+    <p><span class="badge ok">on</span> Two-step sign-in is on: signing in needs your password and a code from your authenticator app<span data-factors="passkeys" hidden> or one of your passkeys</span>.</p>
     <div class="actions">
-      <button type="button" class="secondary" id="recovery-new">Make new recovery codes</button>
       <button type="button" class="secondary" id="totp-off-start" aria-expanded="false" aria-controls="totp-off-form">Turn off…</button>
     </div>
     <form id="totp-off-form" novalidate hidden>
-      <p>Without two-step sign-in, your password alone signs you in.</p>
+      <p data-factors="none">Without two-step sign-in, your password alone signs you in.</p>
+      <p data-factors="passkeys" hidden>Your passkeys go on serving as the second step.</p>
       ${field({ name: 'password', label: 'Your password', type: 'password', autocomplete: 'current-password', idPrefix: 'off-' })}
       ${formAlert}
       <div class="actions">
-        <button type="submit" class="danger">Turn off two-step sign-in</button>
+        <button type="submit" class="danger" id="totp-off-submit">Turn off two-step sign-in</button>
         <button type="button" class="secondary" id="totp-off-cancel">Cancel</button>
       </div>
     </form>
   </div>
 
+  <div id="recovery-box" hidden>
+    <p id="recovery-left"></p>
+    <button type="button" class="secondary" id="recovery-new">Make new recovery codes</button>
+  </div>
+
   <div id="recovery-codes" hidden>
     <h3 id="recovery-codes-h" tabindex="-1">Your recovery codes</h3>
-    <p class="notice warn" role="status">Store these codes now, somewhere safe (a password manager, or on paper): they will not be shown again. Each one signs you in once if you lose your phone.</p>
+    <p class="notice warn" role="status">Store these codes now, somewhere safe (a password manager, or on paper): they will not be shown again. Each one signs you in once if you lose your phone or your passkeys.</p>
     <ol class="codes" id="recovery-list" aria-labelledby="recovery-codes-h"></ol>
     <div class="actions">
       <button type="button" class="secondary" id="recovery-copy">Copy</button>
@@ -124,6 +129,13 @@ export function accountPage(user: User, rules: PasswordRules): string {
     </div>
   </form>
   <form id="stepup-form" novalidate hidden>
+    <div class="passkey" data-passkey hidden>
+      <h3>Confirm with a passkey</h3>
+      <p>This browser is remembered, so your password alone signed you in. This change needs one of your passkeys too.</p>
+      <button type="button" id="stepup-passkey">Use a passkey</button>
+      <div class="alert" role="alert" data-passkey-alert hidden></div>
+      <p class="or">or with a code</p>
+    </div>
     <div data-method="totp">
       <h3>Confirm with your authenticator app</h3>
       <p>This browser is remembered, so your password alone signed you in. This change needs the code from your app too.</p>
@@ -142,6 +154,19 @@ export function accountPage(user: User, rules: PasswordRules): string {
     </div>
   </form>
   <p class="notice" role="status" id="twostep-status" hidden></p>
+</section>
+
+<section class="card" aria-labelledby="passkeys-h" id="passkeys">
+  <h2 id="passkeys-h" tabindex="-1">Passkeys</h2>
+  <p class="muted">A passkey signs you in without your password: your device checks that it is you, by fingerprint, face or screen lock. After your password, it also serves as the second step.</p>
+  <ul class="passkeys" id="passkey-list" aria-live="polite"><li class="muted">Loading…</li></ul>
+  <p class="notice warn" id="passkeys-unsupported" hidden>This browser cannot make passkeys here. You can still rename or remove the ones above.</p>
+  <form id="passkey-add-form" novalidate>
+    ${field({ name: 'name', label: 'Name of the new passkey', idPrefix: 'pk-', autocomplete: 'off', hint: 'To tell your passkeys apart, like “Work laptop” or “Phone”.', attributes: { maxlength: '64' } })}
+    ${formAlert}
+    <button type="submit">Add a passkey</button>
+  </form>
+  <p class="notice" role="status" id="passkeys-status" hidden></p>
 </section>
 
 <section class="card" aria-labelledby="email-h">

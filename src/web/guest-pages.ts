@@ -18,15 +18,19 @@ const LOGIN_NOTICES: Record<string, string> = {
   'second-step-ended': 'This sign-in has expired; sign in again.',
 };
 
+/** Why a passkey did not work, under its button (the form's own alert is for the form). */
+const passkeyAlert = html`<div class="alert" role="alert" data-passkey-alert hidden></div>`;
+
 export function loginPage(next: string | undefined, notice: string | undefined, rememberDays: number): string {
   const text = notice === undefined ? undefined : LOGIN_NOTICES[notice];
   return page({
     title: 'Sign in',
+    scripts: ['/assets/passkey-sign-in.js'],
     body: html`<section class="card narrow">
 <h1>Sign in</h1>
 ${text ? html`<p class="notice" role="status">${text}</p>` : ''}
 <form id="login-form" novalidate data-next="${next ?? ''}">
-  ${field({ name: 'email', label: 'Email', type: 'email', autocomplete: 'email' })}
+  ${field({ name: 'email', label: 'Email', type: 'email', autocomplete: 'username webauthn' })}
   ${field({ name: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' })}
   <div class="check">
     <input id="rememberMe" name="rememberMe" type="checkbox">
@@ -35,6 +39,12 @@ ${text ? html`<p class="notice" role="status">${text}</p>` : ''}
   ${formAlert}
   <button type="submit">Sign in</button>
 </form>
+<div class="passkey" data-passkey hidden>
+  <p class="or">or</p>
+  <button type="button" class="secondary" id="passkey-sign-in">Use a passkey</button>
+  <p class="hint" data-passkey-unsupported hidden>This browser cannot use passkeys here; sign in with your password.</p>
+  ${passkeyAlert}
+</div>
 <p class="links"><a href="/forgot-password">Forgot your password?</a> · <a href="/register">Create an account</a></p>
 </section>`,
   });
@@ -43,31 +53,52 @@ ${text ? html`<p class="notice" role="status">${text}</p>` : ''}
 /** The digits of an authenticator app, as phones offer them from an SMS or an app (one-time-code). */
 export const TOTP_CODE_ATTRIBUTES = { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: '7', spellcheck: 'false' };
 
+/** The ways to finish a sign-in, as POST /login names them (`methods`), in the order offered. */
+export const SECOND_STEP_METHODS = ['passkey', 'totp', 'recovery_code'] as const;
+export type SecondStepMethod = (typeof SECOND_STEP_METHODS)[number];
+
 /**
  * The second step of a sign-in, for a browser holding a pending session (the password was
- * right, two-step sign-in is on). An app code, or a recovery code instead; both go to the same
- * form, and the script keeps only the shown one enabled.
+ * right, two-step sign-in is on), with the methods the login answered (all when unknown): a
+ * passkey, an app code, or a recovery code instead. Both codes go to the same form, and the
+ * script keeps only the shown one enabled.
  */
-export function secondStepPage(next: string | undefined): string {
+export function secondStepPage(next: string | undefined, methods: readonly SecondStepMethod[] = SECOND_STEP_METHODS): string {
+  const has = (method: SecondStepMethod) => methods.includes(method);
+  const codes = has('totp') || has('recovery_code');
   return page({
     title: 'Two-step sign-in',
+    scripts: has('passkey') ? ['/assets/passkey-sign-in.js'] : [],
     body: html`<section class="card narrow">
 <h1>Two-step sign-in</h1>
 <form id="second-step-form" novalidate data-next="${next ?? ''}">
-  <div data-method="totp">
+  ${has('passkey')
+    ? html`<div class="passkey" data-passkey hidden>
+    <p>Confirm with a passkey of your account: your fingerprint, face or screen lock, or a security key.</p>
+    <button type="button" id="passkey-second-step">Use a passkey</button>
+    <p class="hint" data-passkey-unsupported hidden>This browser cannot use passkeys here${codes ? '; enter a code instead' : ''}.</p>
+    ${passkeyAlert}
+    ${codes ? html`<p class="or">or</p>` : ''}
+  </div>`
+    : ''}
+  ${has('totp')
+    ? html`<div data-method="totp">
     ${field({ name: 'code', label: 'Code from your authenticator app', autocomplete: 'one-time-code', hint: 'Open the app and enter the 6 digits it shows for this account.', attributes: TOTP_CODE_ATTRIBUTES })}
-  </div>
-  <div data-method="recovery_code" hidden>
+  </div>`
+    : ''}
+  ${has('recovery_code')
+    ? html`<div data-method="recovery_code" hidden>
     ${field({ name: 'recoveryCode', label: 'Recovery code', autocomplete: 'off', hint: 'One of the codes you stored when you turned on two-step sign-in, like 7KQM-2F9X-HT4R-B8CW. Each works once.', attributes: { autocapitalize: 'characters', spellcheck: 'false', maxlength: '64' } })}
-  </div>
-  <p><button type="button" class="link" id="method-toggle" aria-controls="second-step-form">Use a recovery code instead</button></p>
+  </div>`
+    : ''}
+  ${codes ? html`<p><button type="button" class="link" id="method-toggle" aria-controls="second-step-form">Use a recovery code instead</button></p>` : ''}
   <div class="check">
     <input id="rememberDevice" name="rememberDevice" type="checkbox" aria-describedby="rememberDevice-hint">
     <label for="rememberDevice">Remember this device</label>
   </div>
   <p class="hint" id="rememberDevice-hint">On a device only you use, your password alone signs you in here for a while.</p>
   ${formAlert}
-  <button type="submit">Verify</button>
+  ${codes ? html`<button type="submit">Verify</button>` : ''}
 </form>
 <p class="links"><a href="/login">Start again</a></p>
 </section>`,

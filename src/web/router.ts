@@ -5,6 +5,7 @@
  * framing, no foreign form targets.
  */
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { dictionary } from '@zxcvbn-ts/language-common';
@@ -17,7 +18,16 @@ import { codePointLength } from '../domain/password-policy.js';
 import { crossSiteProtection } from '../http/middleware/cross-site.js';
 import { jsonBody } from '../http/middleware/json-body.js';
 import { accountPage } from './account-page.js';
-import { forgotPasswordPage, loginPage, registerPage, resetPasswordPage, secondStepPage, verifyEmailPage } from './guest-pages.js';
+import {
+  forgotPasswordPage,
+  loginPage,
+  registerPage,
+  resetPasswordPage,
+  SECOND_STEP_METHODS,
+  secondStepPage,
+  verifyEmailPage,
+  type SecondStepMethod,
+} from './guest-pages.js';
 import { safeNext } from './next.js';
 
 export function pageCsp(https: boolean): string {
@@ -40,6 +50,25 @@ function assetsDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const candidates = [join(here, 'assets'), join(here, '..', '..', 'src', 'web', 'assets')];
   return candidates.find((dir) => existsSync(join(dir, 'pages.js'))) ?? candidates[0]!;
+}
+
+/**
+ * The ES modules of @simplewebauthn/browser (its `esm/` folder, whose relative imports carry
+ * `.js`), served as they are: no bundler, and `script-src 'self'` covers them. Found through
+ * Node's resolution at run time, so it works from dist/ and from the source tree alike.
+ */
+function webauthnDir(): string {
+  const entry = createRequire(import.meta.url).resolve('@simplewebauthn/browser'); // <package>/script/index.js
+  const dir = join(dirname(dirname(entry)), 'esm');
+  if (!existsSync(join(dir, 'index.js'))) throw new Error(`@simplewebauthn/browser: no ES modules at ${dir}`);
+  return dir;
+}
+
+/** The second-step methods a login answered, as the login page passes them on (`?methods=totp,passkey`). */
+function secondStepMethods(raw: string | undefined): SecondStepMethod[] | undefined {
+  const known = new Set<string>(SECOND_STEP_METHODS);
+  const methods = [...new Set((raw ?? '').split(','))].filter((m): m is SecondStepMethod => known.has(m));
+  return methods.length > 0 ? methods : undefined;
 }
 
 /** An otpauth URI is some 200 characters (secret, issuer, account email); these leave room. */
@@ -72,7 +101,11 @@ export function createWebRouter(latch: Latch): Router {
     res.setHeader('Cache-Control', 'public, max-age=3600');
     res.type('application/json').send(commonPasswords);
   });
-  router.use('/assets', express.static(assetsDir(), { index: false, maxAge: '5m', fallthrough: true }));
+  const assetOptions = { index: false, maxAge: '5m', fallthrough: true } as const;
+  // Only its modules: the package's type declarations and maps are no asset of these pages.
+  const webauthn = express.static(webauthnDir(), assetOptions);
+  router.use('/assets/webauthn', (req, res, next) => (req.path.endsWith('.js') ? webauthn(req, res, next) : next()));
+  router.use('/assets', express.static(assetsDir(), assetOptions));
 
   const send = (res: Response, body: string, status = 200) => {
     // Pages show who is signed in: never cache them, never let a shared cache keep them.
@@ -109,7 +142,8 @@ export function createWebRouter(latch: Latch): Router {
     if (req.latch) return res.redirect(303, next ?? '/account');
     // No pending sign-in: it ran out or was ended by wrong codes (a cookie came), or never began.
     if (!req.latchPending) return res.redirect(303, toLogin(req, next && encodeURIComponent(next), 'second-step-ended'));
-    send(res, secondStepPage(next));
+    // The methods the login answered; without them (a reload of / or /account), every kind is offered.
+    send(res, secondStepPage(next, secondStepMethods(query(req, 'methods'))));
   });
   router.get('/register', load, (req, res) => {
     if (req.latch) return res.redirect(303, '/account');

@@ -1,6 +1,7 @@
 // The account page: sessions, devices and security activity from the API, and the account forms.
 // A 401 saying the session is gone (signed out elsewhere, or ended by wrong step-up codes): back to sign in.
 import { api, clearErrors, goToLogin, onSubmit, showAlert, showError } from './lib.js';
+import { authenticationButton, ceremonyError, passkeysSupported, startRegistration, wasAborted } from './passkeys.js';
 import { codeMethods, copyText, downloadText, groupsOfFour, readCode, showCodeError, showCodeTypo } from './two-step.js';
 
 const byId = (id) => document.getElementById(id);
@@ -157,6 +158,10 @@ const EVENT_TEXT = {
   recovery_code_used: 'Signed in with a recovery code',
   new_device: 'Signed in from a new browser',
   device_forgotten: 'A remembered browser was forgotten',
+  passkey_added: 'Passkey added',
+  passkey_removed: 'Passkey removed',
+  passkey_login: 'Signed in with a passkey',
+  passkey_counter_error: 'A passkey was refused: its counter went backwards (it may have been copied)',
 };
 
 let eventsCursor;
@@ -250,13 +255,26 @@ const showTwoStep = (part) => {
   for (const [name, box] of Object.entries(twoStepParts)) box.hidden = name !== part;
 };
 
+/** The account's second factors, as GET /mfa last answered: an authenticator app, passkeys. */
+let factors = { totp: false, passkeys: [] };
+const twoStepOn = () => factors.totp || factors.passkeys.length > 0;
+/** While an app is being set up, a reload of the factors (after a passkey action) leaves the setup open. */
+let settingUp = false;
+
+/** The two-step section and the passkey list, from the API. */
 async function loadTwoStep() {
   const res = await call('GET', '/api/auth/mfa');
   if (!res.ok) {
     twoStepParts.loading.textContent = res.data.error;
+    byId('passkey-list').replaceChildren(el('li', { class: 'error', text: res.data.error }));
     return showTwoStep('loading');
   }
-  if (res.data.totp) {
+  factors = { totp: res.data.totp, passkeys: res.data.passkeys ?? [] };
+  // The texts that depend on whether passkeys serve as the second step too.
+  const passkeys = factors.passkeys.length > 0;
+  for (const part of byId('twostep').querySelectorAll('[data-factors]')) part.hidden = (part.dataset.factors === 'passkeys') !== passkeys;
+  byId('totp-off-submit').textContent = passkeys ? 'Remove the authenticator app' : 'Turn off two-step sign-in';
+  if (twoStepOn()) {
     const left = res.data.recoveryCodesLeft;
     const few = left <= 3;
     const line = byId('recovery-left');
@@ -265,7 +283,9 @@ async function loadTwoStep() {
     if (few) line.textContent += ' Make new ones soon, before you run out.';
     line.className = few ? 'notice warn' : '';
   }
-  showTwoStep(res.data.totp ? 'on' : 'off');
+  byId('recovery-box').hidden = !twoStepOn();
+  if (!settingUp) showTwoStep(factors.totp ? 'on' : 'off');
+  showPasskeys();
 }
 
 // Where a cancelled prompt sends the focus back: the element focused last, even when the action
@@ -299,15 +319,18 @@ function proofPrompt(form, prove, reset = () => {}) {
   form.addEventListener('keydown', (event) => {
     if (event.key === 'Escape') cancel();
   });
-  return (near) => {
+  const ask = (near) => {
     close(false); // one ask at a time: a newer action's replaces an older one's
     opener = lastFocused;
     reset();
     near.after(form);
     form.hidden = false;
-    form.querySelector('input:enabled').focus();
+    // The first way to give the proof: a passkey's button when offered, else the first field.
+    form.querySelector('[data-passkey]:not([hidden]) button, input:enabled').focus();
     return new Promise((resolve) => (settle = resolve));
   };
+  ask.proven = () => close(true); // given another way than the form's submit (a passkey)
+  return ask;
 }
 
 const askPassword = proofPrompt(byId('reauth-form'), (v) => reauth(byId('reauth-form'), v.password));
@@ -316,7 +339,26 @@ const askPassword = proofPrompt(byId('reauth-form'), (v) => reauth(byId('reauth-
 // steps it up, and the API answers with a new session cookie.
 const stepUpForm = byId('stepup-form');
 const stepUpMethods = codeMethods(stepUpForm, byId('stepup-toggle'));
-const askSecondFactor = proofPrompt(stepUpForm, stepUp, () => stepUpMethods.show('totp'));
+const stepUpPasskey = authenticationButton(byId('stepup-passkey'), {
+  requestOptions: () => call('POST', '/api/auth/passkeys/login/options'),
+  closed: 'The passkey prompt was closed; you can try again or enter a code.',
+  finish: async (response) => {
+    const res = await call('POST', '/api/auth/mfa/verify', { method: 'passkey', response });
+    if (!res.ok) {
+      stepUpPasskey.say(res.status === 401 ? 'That passkey was not accepted. Try another one, or enter a code.' : res.data.error);
+      return false;
+    }
+    await steppedUp();
+    askSecondFactor.proven();
+    return false; // the page stays; the button is ready for the next time
+  },
+});
+// A passkey when the account has one (and this browser can use it); without the app, a recovery code is the code there is.
+const askSecondFactor = proofPrompt(stepUpForm, stepUp, () => {
+  stepUpPasskey.clear();
+  stepUpForm.querySelector('[data-passkey]').hidden = !(stepUpPasskey.supported && factors.passkeys.length > 0);
+  stepUpMethods.offer(factors.totp ? ['totp', 'recovery_code'] : ['recovery_code']);
+});
 
 async function stepUp(v) {
   const { method, field, code } = stepUpMethods.read(v);
@@ -330,10 +372,12 @@ async function stepUp(v) {
     showCodeError(stepUpForm, field, res);
     return false;
   }
-  // This session now has a new id, and a recovery code may have been used up.
-  await Promise.all([loadSessions(), loadDevices(), loadEvents(), loadTwoStep()]);
+  await steppedUp();
   return true;
 }
+
+/** This session now has a new id, and a recovery code may have been used up. */
+const steppedUp = () => Promise.all([loadSessions(), loadDevices(), loadEvents(), loadTwoStep()]);
 
 const proofs = { reauth_required: askPassword, second_factor_required: askSecondFactor };
 
@@ -355,7 +399,7 @@ async function withProofs(request, near) {
 }
 
 // The two-step section's own actions ask at its end, after the recovery codes.
-const twoStepEnd = byId('recovery-codes');
+const twoStepEnd = byId('recovery-box');
 
 /** The QR code of `uri` as an SVG element, drawn by this server; the URI travels in a POST body, never in a URL. */
 async function qrCode(uri) {
@@ -381,6 +425,7 @@ async function qrCode(uri) {
 const confirmForm = byId('totp-confirm-form');
 let setupSecret = '';
 function endSetup() {
+  settingUp = false;
   setupSecret = '';
   byId('totp-secret').textContent = '';
   byId('totp-qr').replaceChildren();
@@ -398,6 +443,7 @@ byId('totp-start').addEventListener('click', async (event) => {
     status('twostep-status', res.data.error);
     return res.data.code === 'already_enabled' ? loadTwoStep() : undefined;
   }
+  settingUp = true;
   setupSecret = res.data.secret;
   byId('totp-secret').textContent = groupsOfFour(setupSecret);
   const qr = byId('totp-qr');
@@ -437,14 +483,19 @@ onSubmit(confirmForm, async (v) => {
   }
   endSetup();
   await loadTwoStep();
-  status('twostep-status', 'Two-step sign-in is on. Every other session was signed out.');
+  // The first factor turns two-step on (a credential change); besides passkeys, the app is one more.
+  status('twostep-status', res.data.recoveryCodes ? 'Two-step sign-in is on. Every other session was signed out.' : 'The authenticator app is set up.');
   if (res.data.recoveryCodes) showCodes(res.data.recoveryCodes);
   await Promise.all([loadSessions(), loadEvents()]);
 });
 
-// Recovery codes are shown once: here, until "I have stored them" or the page goes away.
+// Recovery codes are shown once: here, until "I have stored them" or the page goes away. They
+// show after `near`, in the section whose action made them; "I have stored them" goes back to its heading.
 let shownCodes = [];
-function showCodes(codes) {
+let codesHeading = 'twostep-h';
+function showCodes(codes, near = byId('recovery-box'), heading = 'twostep-h') {
+  near.after(byId('recovery-codes'));
+  codesHeading = heading;
   shownCodes = codes;
   byId('recovery-list').replaceChildren(...codes.map((code) => el('li', {}, el('code', { text: code }))));
   byId('recovery-status').hidden = true;
@@ -455,7 +506,7 @@ function showCodes(codes) {
 function codesFile() {
   const email = byId('profile-email').textContent.trim();
   const made = new Date().toISOString().slice(0, 10);
-  return `Latch recovery codes for ${email} (made ${made})\n\nEach code signs you in once, instead of a code from your authenticator app.\nMaking new codes stops these from working.\n\n${shownCodes.join('\n')}\n`;
+  return `Latch recovery codes for ${email} (made ${made})\n\nEach code signs you in once, instead of a code from your authenticator app or a passkey.\nMaking new codes stops these from working.\n\n${shownCodes.join('\n')}\n`;
 }
 
 byId('recovery-copy').addEventListener('click', async () => {
@@ -472,7 +523,7 @@ function hideCodes() {
 }
 byId('recovery-done').addEventListener('click', () => {
   hideCodes();
-  byId('twostep-h').focus();
+  byId(codesHeading).focus();
 });
 
 byId('recovery-new').addEventListener('click', async (event) => {
@@ -513,12 +564,161 @@ onSubmit(offForm, async (v) => {
   if (!res.ok && res.status !== 404) return showError(offForm, res.data);
   offForm.reset();
   toggleOff(false);
-  hideCodes(); // turning off deleted them
   await loadTwoStep();
-  // 404: it was already off (turned off from another device meanwhile).
-  status('twostep-status', res.ok ? 'Two-step sign-in is off. Every other session was signed out.' : 'Two-step sign-in is off.');
+  if (!twoStepOn()) hideCodes(); // turning off deleted them
+  // 404: it was already off (turned off from another device meanwhile). With passkeys, two-step stays on.
+  status('twostep-status',
+    twoStepOn() ? 'The authenticator app is removed. Your passkeys go on serving as the second step.'
+    : res.ok ? 'Two-step sign-in is off. Every other session was signed out.'
+    : 'Two-step sign-in is off.');
   byId('totp-start').focus();
   await Promise.all([loadSessions(), loadEvents()]);
+});
+
+// Passkeys: listed from GET /mfa (with the two-step state), added with the browser's prompt,
+// renamed in place, removed after a confirmation. Adding and removing need fresh proofs.
+const passkeyPath = (passkey) => `/api/auth/passkeys/${encodeURIComponent(passkey.id)}`;
+const passkeyItem = (passkey) => byId('passkey-list').querySelector(`li[data-passkey-id="${CSS.escape(passkey.id)}"]`);
+/** After the list is drawn again, the focus goes back to a button of the item that had it. */
+const focusPasskeyButton = (passkey, action) => passkeyItem(passkey)?.querySelector(`[data-action="${action}"]`)?.focus();
+
+/** A small button of a passkey; its name starts with the visible text (WCAG 2.5.3), then says which passkey. */
+function passkeyButton(text, action, passkey, onClick) {
+  const button = el('button', { type: 'button', class: 'secondary small', 'data-action': action, text, 'aria-label': `${text}: ${passkey.name}` });
+  button.addEventListener('click', onClick);
+  return button;
+}
+
+function showPasskeys() {
+  const items = factors.passkeys.map((passkey) => {
+    const title = el('p', { class: 'device' }, el('strong', { text: passkey.name }));
+    if (passkey.backedUp) title.append(' ', el('span', { class: 'badge', text: 'synced' }));
+    const used = passkey.lastUsedAt ? ['last used ', when(passkey.lastUsedAt)] : ['not used yet'];
+    const facts = el('p', { class: 'muted' }, 'Added ', day(passkey.createdAt), ' · ', ...used);
+    const actions = el('div', { class: 'actions' },
+      passkeyButton('Rename', 'rename', passkey, () => startRename(passkey)),
+      passkeyButton('Remove', 'remove', passkey, () => confirmRemove(passkey)),
+    );
+    return el('li', { 'data-passkey-id': passkey.id }, el('div', {}, title, facts), actions);
+  });
+  byId('passkey-list').replaceChildren(...(items.length ? items : [el('li', { class: 'muted', text: 'No passkeys yet.' })]));
+}
+
+/** Puts `content` in place of a passkey's line (one at a time); Escape or `back` draws the list again. */
+function inPlaceOf(passkey, content, back) {
+  showPasskeys();
+  const item = passkeyItem(passkey);
+  item.replaceChildren(content);
+  item.classList.add('editing');
+  content.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape') back();
+  });
+}
+
+let renames = 0;
+function startRename(passkey) {
+  const id = `pk-rename-${++renames}`;
+  const input = el('input', { id, name: 'name', type: 'text', value: passkey.name, required: '', maxlength: '64', autocomplete: 'off', 'aria-describedby': `${id}-error` });
+  const cancel = el('button', { type: 'button', class: 'secondary small', text: 'Cancel' });
+  const form = el('form', { class: 'rename', novalidate: '' },
+    el('div', { class: 'field' },
+      el('label', { for: id, text: `New name for “${passkey.name}”` }),
+      input,
+      el('p', { class: 'error', id: `${id}-error`, 'data-error-for': 'name', hidden: '' }),
+    ),
+    el('div', { class: 'alert', role: 'alert', 'data-form-alert': '', hidden: '' }),
+    el('div', { class: 'actions' }, el('button', { type: 'submit', class: 'small', text: 'Save name' }), cancel),
+  );
+  const back = () => {
+    showPasskeys();
+    focusPasskeyButton(passkey, 'rename');
+  };
+  cancel.addEventListener('click', back);
+  inPlaceOf(passkey, form, back);
+  onSubmit(form, async (v) => {
+    const res = await call('PATCH', passkeyPath(passkey), { name: v.name.trim() });
+    if (!res.ok && res.status !== 404) return showError(form, res.data);
+    await loadTwoStep();
+    if (!res.ok) {
+      byId('passkeys-h').focus();
+      return status('passkeys-status', 'That passkey was removed meanwhile, from another device.');
+    }
+    status('passkeys-status', `The passkey is now called “${res.data.passkey.name}”.`);
+    focusPasskeyButton(passkey, 'rename');
+  });
+  input.focus();
+  input.select();
+}
+
+function confirmRemove(passkey) {
+  // Without the app, the last passkey is the last second factor: two-step ends with it.
+  const last = !factors.totp && factors.passkeys.length === 1;
+  const question = el('p', { tabindex: '-1', text: `Remove “${passkey.name}”? You can no longer sign in with it.` });
+  if (last) question.append(' It is your only second step: two-step sign-in turns off, and every other session is signed out.');
+  const remove = el('button', { type: 'button', class: 'danger small', text: 'Remove passkey' });
+  const cancel = el('button', { type: 'button', class: 'secondary small', text: 'Cancel' });
+  const back = () => {
+    showPasskeys();
+    focusPasskeyButton(passkey, 'remove');
+  };
+  cancel.addEventListener('click', back);
+  remove.addEventListener('click', () => removePasskey(passkey, remove));
+  inPlaceOf(passkey, el('div', { class: 'confirm' }, question, el('div', { class: 'actions' }, remove, cancel)), back);
+  question.focus();
+}
+
+async function removePasskey(passkey, button) {
+  byId('passkeys-status').hidden = true;
+  button.disabled = true;
+  const wasOn = twoStepOn();
+  const res = await withProofs(() => call('DELETE', passkeyPath(passkey)), byId('passkey-list'));
+  button.disabled = false;
+  if (!res) return; // the proof was not given: the question stays
+  // 404: removed already, from another device; the outcome is the same.
+  if (!res.ok && res.status !== 404) return status('passkeys-status', res.data.error);
+  await loadTwoStep();
+  const off = wasOn && !twoStepOn();
+  status('passkeys-status', `“${passkey.name}” is removed.${off ? ' Two-step sign-in is off. Every other session was signed out.' : ''}`);
+  if (off) hideCodes(); // turning off deleted them
+  byId('passkeys-h').focus(); // the line that had the focus is gone
+  await Promise.all([loadSessions(), loadDevices(), loadEvents()]);
+}
+
+const addForm = byId('passkey-add-form');
+const addName = byId('pk-name');
+// A name to start from, which tells this device from others; the person may change it.
+const suggestName = () => (addName.value = describeAgent(navigator.userAgent));
+if (passkeysSupported()) suggestName();
+else {
+  addForm.hidden = true;
+  byId('passkeys-unsupported').hidden = false;
+}
+onSubmit(addForm, async (v) => {
+  byId('passkeys-status').hidden = true;
+  const options = await withProofs(() => call('POST', '/api/auth/passkeys/register/options'), addForm);
+  if (!options) return;
+  if (!options.ok) return showError(addForm, options.data);
+  let response;
+  try {
+    response = await startRegistration({ optionsJSON: options.data });
+  } catch (error) {
+    if (!wasAborted(error)) showAlert(addForm, ceremonyError(error, 'The passkey prompt was closed; no passkey was added. You can try again.'));
+    return;
+  }
+  const res = await withProofs(() => call('POST', '/api/auth/passkeys/register', { response, name: v.name.trim() }), addForm);
+  if (!res) return;
+  if (!res.ok) {
+    if (res.data.code === 'invalid_passkey') return showAlert(addForm, 'The new passkey was not accepted, and nothing was added. Try again.');
+    return showError(addForm, res.data);
+  }
+  addForm.reset();
+  suggestName();
+  await loadTwoStep();
+  // The first second factor turns two-step on: a credential change, and recovery codes, shown once.
+  const codes = res.data.recoveryCodes;
+  status('passkeys-status', `Passkey “${res.data.passkey.name}” added.${codes ? ' Two-step sign-in is on. Every other session was signed out.' : ''}`);
+  if (codes) showCodes(codes, addForm, 'passkeys-h');
+  await Promise.all([loadSessions(), loadDevices(), loadEvents()]);
 });
 
 loadSessions();

@@ -180,3 +180,19 @@ export function safeNext(raw) {
   if (url.origin !== location.origin || !isLocalPath(next)) return undefined;
   return new URL(next, location.origin).href === url.href ? next : undefined;
 }
+
+/** `path` with the sign-in's next page, when it has a safe one. */
+export function withNext(path, next) {
+  const safe = safeNext(next);
+  return safe === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}next=${encodeURIComponent(safe)}`;
+}
+
+/** A sign-in is complete: on to the page it was started for, or the account. */
+export function signedIn(next) {
+  location.assign(safeNext(next) ?? '/account');
+}
+
+/** The pending sign-in ran out, or wrong codes ended it: only the password form starts a new one. */
+export function secondStepEnded(next) {
+  location.assign(withNext('/login?notice=second-step-ended', next));
+}

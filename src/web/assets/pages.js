@@ -1,6 +1,6 @@
 // Behaviour of the guest pages (sign in, register, forgot/reset password, verify email) and the
 // sign-out button in the header. Each form posts JSON to the API with fetch.
-import { api, onSubmit, safeNext, showAlert, showError } from './lib.js';
+import { api, onSubmit, secondStepEnded, signedIn, showAlert, showError, withNext } from './lib.js';
 import { attachStrengthHints } from './strength.js';
 import { codeMethods, showCodeError, showCodeTypo } from './two-step.js';
 
@@ -11,32 +11,30 @@ function wire(id, handler) {
   if (form) onSubmit(form, (v) => handler(form, v));
 }
 
-/** `path` with the sign-in's next page, when it has a safe one. */
-const withNext = (path, next) => {
-  const safe = safeNext(next);
-  return safe === undefined ? path : `${path}${path.includes('?') ? '&' : '?'}next=${encodeURIComponent(safe)}`;
-};
-
 wire('login-form', async (form, v) => {
   const res = await api('POST', '/api/auth/login', { email: v.email, password: v.password, rememberMe: v.rememberMe });
-  // The password was right; the cookie is now a pending session that only the second step finishes.
-  if (res.ok && res.data.mfaRequired) return location.assign(withNext('/login/second-step', form.dataset.next));
-  if (res.ok || res.data.code === 'already_authenticated') return location.assign(safeNext(form.dataset.next) ?? '/account');
+  // The password was right; the cookie is now a pending session that only the second step finishes,
+  // with one of the methods the answer names (the second step's page offers those).
+  if (res.ok && res.data.mfaRequired) {
+    const methods = (res.data.methods ?? []).map(encodeURIComponent).join(',');
+    return location.assign(withNext(`/login/second-step?methods=${methods}`, form.dataset.next));
+  }
+  if (res.ok || res.data.code === 'already_authenticated') return signedIn(form.dataset.next);
   showError(form, res.data);
 });
 
-// The second step: an app code, or a recovery code instead.
+// The second step: an app code, or a recovery code instead (a passkey: passkey-sign-in.js).
 const secondStep = byId('second-step-form');
-if (secondStep) {
-  const methods = codeMethods(secondStep, byId('method-toggle'));
+const methodToggle = byId('method-toggle'); // only when the sign-in takes codes
+if (secondStep && methodToggle) {
+  const methods = codeMethods(secondStep, methodToggle);
   onSubmit(secondStep, async (v) => {
     const { method, field, code } = methods.read(v);
     // Every wrong code counts against the sign-in: a typo is caught here, before it costs one.
     if (!code) return showCodeTypo(secondStep);
     const res = await api('POST', '/api/auth/mfa/verify', { method, code, rememberDevice: v.rememberDevice });
-    if (res.ok) return location.assign(safeNext(secondStep.dataset.next) ?? '/account');
-    // The pending sign-in ran out, or wrong codes ended it: only the password form starts a new one.
-    if (res.data.code === 'mfa_required') return location.assign(withNext('/login?notice=second-step-ended', secondStep.dataset.next));
+    if (res.ok) return signedIn(secondStep.dataset.next);
+    if (res.data.code === 'mfa_required') return secondStepEnded(secondStep.dataset.next);
     showCodeError(secondStep, field, res);
   });
 }

@@ -10,10 +10,12 @@ export function readCode(typed) {
 /**
  * A form that takes a code from the app or, instead, a recovery code (the second step of a
  * sign-in, the step-up on the account page). Its parts carry `data-method`; one shows at a
- * time, and only its fields are enabled, so only they are required and sent.
+ * time, and only its fields are enabled, so only they are required and sent. `offer` narrows
+ * the parts to the methods the account has (no app: recovery codes only, and no toggle).
  */
 export function codeMethods(form, toggle) {
-  const parts = form.querySelectorAll('[data-method]');
+  const parts = [...form.querySelectorAll('[data-method]')];
+  let offered = parts.map((part) => part.dataset.method);
   const method = () => form.querySelector('[data-method]:not([hidden])').dataset.method;
   const show = (wanted) => {
     clearErrors(form);
@@ -22,8 +24,13 @@ export function codeMethods(form, toggle) {
       for (const input of part.querySelectorAll('input')) input.disabled = part.hidden;
     }
     toggle.textContent = wanted === 'totp' ? 'Use a recovery code instead' : 'Use your authenticator app instead';
+    (toggle.closest('p') ?? toggle).hidden = offered.length < 2;
   };
-  show('totp');
+  const offer = (methods) => {
+    offered = parts.map((part) => part.dataset.method).filter((m) => methods.includes(m));
+    show(offered[0]);
+  };
+  show(offered[0]);
   toggle.addEventListener('click', () => {
     show(method() === 'totp' ? 'recovery_code' : 'totp');
     form.querySelector('[data-method]:not([hidden]) input').focus();
@@ -33,7 +40,7 @@ export function codeMethods(form, toggle) {
     const kind = method();
     return { method: kind, field: kind === 'totp' ? 'code' : 'recoveryCode', code: kind === 'totp' ? readCode(v.code) : v.recoveryCode.trim() || undefined };
   };
-  return { show, read };
+  return { show, offer, read };
 }
 
 /** Why POST /mfa/verify refused a code, next to the field that holds it. */
