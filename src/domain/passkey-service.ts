@@ -14,6 +14,7 @@
  * - A signature counter that does not move forward is refused and recorded
  *   (`passkey_counter_error`): the key was probably copied.
  */
+import { assuranceOf } from './assurance.js';
 import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import { ipKey } from './client-key.js';
@@ -137,6 +138,10 @@ export class PasskeyService {
    * for a session finishing or stepping up a second step, that user's passkeys only.
    */
   async signInOptions(asking: Authenticated | undefined, client: ClientInfo): Promise<RequestOptions> {
+    // A signed-in session may only ask to step up: aal1, of an account with two-step on.
+    if (asking && !asking.session.pending && (assuranceOf(asking.session.methods) === 'aal2' || !(await this.deps.lifecycle.isOn(asking.user.id)))) {
+      throw new LatchError('already_authenticated', 'Already signed in; log out first');
+    }
     await this.countOptions(client);
     if (!asking) return this.deps.ceremonies.requestOptions({ challenge: await this.newChallenge({ purpose: 'login' }) });
     const allow = (await this.deps.passkeys.listByUser(asking.user.id)).map(descriptor);

@@ -85,7 +85,12 @@ export const authenticationResponseSchema = z.object({
     userHandle: base64url.optional(),
   }),
 });
-const passkeyName = z.string().trim().min(1, 'Name is required').max(64, 'Name is at most 64 characters');
+const passkeyName = z
+  .string()
+  .trim()
+  .min(1, 'Name is required')
+  .max(64, 'Name is at most 64 characters')
+  .refine((v) => !CONTROL.test(v), 'Name must not contain control characters');
 export const passkeyRegisterBody = z.object({ response: registrationResponseSchema, name: passkeyName.optional() });
 export const passkeyRenameBody = z.object({ name: passkeyName });
 export const passkeyLoginBody = z.object({ response: authenticationResponseSchema, rememberMe: z.boolean().default(false) });

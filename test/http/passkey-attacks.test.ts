@@ -19,6 +19,8 @@ const MINUTE = 60_000;
 const latchOptions = () => ({ clock, webauthnRpId: RP_ID, webauthnOrigins: ORIGIN });
 
 const authenticator = () => new SoftAuthenticator({ origin: ORIGIN, rpId: RP_ID });
+/** Most passkeys keep no signature counter (always 0): nothing but the challenge stops a replay. */
+const counterless = () => new SoftAuthenticator({ origin: ORIGIN, rpId: RP_ID }, { keepsCounter: false });
 
 function expectCode(res: Reply, status: number, code: string) {
   expect(res.status, res.text).toBe(status);
@@ -79,7 +81,7 @@ describeOnBackends(
     const url = () => server().url;
 
     it('a replayed assertion is refused: the challenge went with its first use', async () => {
-      const { device } = await withPasskey(url());
+      const { device } = await withPasskey(url(), counterless());
       const { browser, options } = await guestOptions(url());
       const response = device.authenticate(options);
       expect((await passkeyLogin(browser, response)).status).toBe(200);
@@ -87,7 +89,7 @@ describeOnBackends(
     });
 
     it('20 parallel uses of one assertion: exactly one signs in', async () => {
-      const { device } = await withPasskey(url());
+      const { device } = await withPasskey(url(), counterless());
       const { options } = await guestOptions(url());
       const response = device.authenticate(options);
       const replies = await Promise.all(Array.from({ length: 20 }, () => passkeyLogin(new Client(url()), response)));
@@ -96,7 +98,7 @@ describeOnBackends(
     });
 
     it('20 parallel second steps with one assertion: exactly one finishes', async () => {
-      const { device, email } = await withPasskey(url());
+      const { device, email } = await withPasskey(url(), counterless());
       const { browser, options } = await pending(url(), email);
       const response = device.authenticate(options);
       const replies = await Promise.all(
@@ -307,6 +309,14 @@ describeOnBackends(
       expectCode(await passkeyLogin(client, device.authenticate(options)), 400, 'already_authenticated');
       const { browser } = await pending(url(), email);
       expectCode(await browser.post('/api/auth/passkeys/register/options'), 401, 'mfa_required');
+      // A signed-in account without two-step has nothing to step up to.
+      const plain = await signedUp(url());
+      expectCode(await plain.client.post('/api/auth/passkeys/login/options'), 400, 'already_authenticated');
+      // Names are plain text: a control character is refused before any store sees it.
+      const id = (await passkeysOf(client))[0]!.id;
+      const named = await client.request('PATCH', `/api/auth/passkeys/${id}`, { json: { name: 'a\u0000b' } });
+      expect(named.status, named.text).toBe(400);
+      expect(named.body).toMatchObject({ code: 'invalid_input', issues: [{ path: 'name' }] });
     });
 
     it('a challenge lives 5 minutes where the sessions live', async () => {

@@ -4,9 +4,7 @@
  * finishes at `POST /mfa/verify` (routes/mfa.ts); its options come from here.
  */
 import type { Request, Router } from 'express';
-import { assuranceOf } from '../../domain/assurance.js';
 import type { AuthService } from '../../domain/auth-service.js';
-import { LatchError } from '../../domain/errors.js';
 import type { PasskeyService } from '../../domain/passkey-service.js';
 import { publicPasskey, type AuthenticationResponseJSON, type RegistrationResponseJSON } from '../../domain/passkeys.js';
 import type { ClientIp } from '../client-ip.js';
@@ -55,11 +53,7 @@ export function passkeyRoutes(router: Router, { passkeys, auth, cookie, devices,
 
   // A guest's discoverable sign-in, or the second step of a pending (or stepping-up aal1) session.
   router.post('/passkeys/login/options', loadSession, async (req, res) => {
-    const asking = req.latchPending ?? req.latch;
-    if (req.latch && assuranceOf(req.latch.session.methods) === 'aal2') {
-      throw new LatchError('already_authenticated', 'Already signed in; log out first');
-    }
-    sendJson(res, 200, await passkeys.signInOptions(asking, clientInfo(req, clientIp)));
+    sendJson(res, 200, await passkeys.signInOptions(req.latchPending ?? req.latch, clientInfo(req, clientIp)));
   });
 
   router.post('/passkeys/login', requireGuest, async (req, res) => {
