@@ -37,7 +37,7 @@ export const ACCESS_TEXT: Record<Access, string> = {
   guest: 'Guests only: a request carrying a valid session gets 400 `already_authenticated`.',
   user: 'Needs a valid session cookie (401 `unauthorized` otherwise).',
   reauth:
-    'Needs a valid session cookie whose password was proven (login or reauth) within REAUTH_WINDOW (default 10 min); 403 `reauth_required` otherwise.',
+    'Needs a valid session cookie whose sign-in was proven within REAUTH_WINDOW (default 10 min): a password login or reauth, or a passkey sign-in (a user-verified passkey is the stronger proof); 403 `reauth_required` otherwise. For an account with two-step on, an aal1 session (a remembered browser) gets 403 `second_factor_required` until it steps up with POST /mfa/verify.',
   pending:
     'Needs a pending session (the cookie set by a password login that answered `mfaRequired`), or a signed-in aal1 session of an account with two-step on (a remembered device stepping up). Anything else gets 401 `mfa_required` (sign in again).',
   guestOrPending:
