@@ -21,7 +21,8 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(options: LatchOptions): Promise<TestServer> {
+/** `listenPort`: a known loopback port (none: any free one), for a PUBLIC_URL that names it. */
+export async function startServer({ listenPort = 0, ...options }: LatchOptions & { listenPort?: number }): Promise<TestServer> {
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -38,11 +39,10 @@ export async function startServer(options: LatchOptions): Promise<TestServer> {
     secretsKeyFile: join(mkdtempSync(join(tmpdir(), 'latch-keys-')), 'secrets.key'),
   };
   const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
-  const server: Server = createServerApp(latch).listen(0, '127.0.0.1');
+  const server: Server = createServerApp(latch).listen(listenPort, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     latch,
     logs,
     async close() {
