@@ -319,6 +319,25 @@ describeOnBackends(
       expect(named.body).toMatchObject({ code: 'invalid_input', issues: [{ path: 'name' }] });
     });
 
+    it('account deletion: 20 passkey sign-ins racing it leave no working session, and the passkey goes with the account', async () => {
+      const { device, client } = await withPasskey(url(), counterless());
+      const prepared = await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          const { browser, options } = await guestOptions(url());
+          return { browser, response: device.authenticate(options) };
+        }),
+      );
+      const deleting = client.request('DELETE', '/api/auth/account', { json: { password: STRONG_PASSWORD } });
+      const results = await Promise.all(prepared.map(async ({ browser, response }) => ({ browser, res: await passkeyLogin(browser, response) })));
+      expect((await deleting).status).toBe(204);
+      for (const { browser, res } of results) {
+        expect([200, 401]).toContain(res.status);
+        if (res.status === 200) expectCode(await browser.get('/api/auth/me'), 401, 'unauthorized');
+      }
+      const later = await guestOptions(url());
+      expectRefusedSignIn(await passkeyLogin(later.browser, device.authenticate(later.options)));
+    });
+
     it('a challenge lives 5 minutes where the sessions live', async () => {
       const { device } = await withPasskey(url());
       const { browser, options } = await guestOptions(url());
