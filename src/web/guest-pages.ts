@@ -41,7 +41,7 @@ ${text ? html`<p class="notice" role="status">${text}</p>` : ''}
 </form>
 <div class="passkey" data-passkey hidden>
   <p class="or">or</p>
-  <button type="button" class="secondary" id="passkey-sign-in">Use a passkey</button>
+  <button type="button" class="secondary" id="passkey-sign-in">Sign in with a passkey</button>
   <p class="hint" data-passkey-unsupported hidden>This browser cannot use passkeys here; sign in with your password.</p>
   ${passkeyAlert}
 </div>

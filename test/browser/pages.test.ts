@@ -69,7 +69,7 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
     await page.getByLabel('Email').fill(email);
     await page.getByLabel('Password').fill(password);
     if (options.rememberMe) await page.getByLabel(/Keep me signed in/).check();
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
   }
 
   it('register lands on the account page; a second browser signed out from the first is sent to /login', async () => {
@@ -277,14 +277,14 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
       expect(csp).toContain("script-src 'self'");
       expect(csp).not.toContain('unsafe-inline');
       await screenshot(page, 'login');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await expect.poll(() => page.locator('[data-error-for=email]').textContent()).toMatch(/required/);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill('wrong-password-here');
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await expect.poll(() => page.locator('[data-form-alert]').textContent()).toMatch(/\S/);
       await page.getByLabel('Password').fill(STRONG_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(at('/account'));
 
       for (const next of ['//evil.example', 'https:evil', '/\\evil']) {
@@ -573,7 +573,7 @@ describe.skipIf(!hasChromium)('pages in a browser', { timeout: 90_000 }, () => {
       await page.goto(`${strict.url}/login`);
       await page.getByLabel('Email').fill(email);
       await page.getByLabel('Password').fill(STRONG_PASSWORD);
-      await page.getByRole('button', { name: 'Sign in' }).click();
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
       await page.waitForURL(`${strict.url}/account`);
       const response = await page.reload();
       expect(await response!.headerValue('content-security-policy')).toBe(PAGE_CSP);

@@ -164,7 +164,7 @@ describe.skipIf(!hasChromium)('passkeys in a browser', { timeout: 120_000 }, () 
       expect(await page.getByLabel('Email').getAttribute('autocomplete')).toBe('username webauthn');
       await screenshot(page, 'passkeys-login');
       const signIn = page.waitForRequest((r) => r.url() === at('/api/auth/passkeys/login'));
-      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       expect(JSON.parse((await signIn).postData() ?? '{}').rememberMe).toBe(true);
       await page.waitForURL(at('/account'));
       expect(await proofs(page)).toEqual(['passkey']);
@@ -244,7 +244,7 @@ describe.skipIf(!hasChromium)('passkeys in a browser', { timeout: 120_000 }, () 
 
       // The authenticator still holds it, but the account no longer knows it.
       await signOut(page);
-      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await expect.poll(() => page.locator('[data-passkey-alert]').textContent()).toBe(
         'That passkey was not accepted. Try another one, or use your password.',
       );
@@ -283,7 +283,7 @@ describe.skipIf(!hasChromium)('passkeys in a browser', { timeout: 120_000 }, () 
       // On the sign-in page: the message, the button ready again, and the password still works.
       await signOut(page);
       await authenticator.userVerified(false);
-      const button = page.getByRole('button', { name: 'Use a passkey' });
+      const button = page.getByRole('button', { name: 'Sign in with a passkey' });
       await button.click();
       const alert = page.locator('[data-passkey-alert]');
       await expect.poll(() => alert.textContent()).toBe('The passkey prompt was closed; you can try again or use your password.');
@@ -338,7 +338,7 @@ describe.skipIf(!hasChromium)('passkeys in a browser', { timeout: 120_000 }, () 
       await page.waitForTimeout(500); // the page hands the options to the browser
       expect(onPath(page)).toBe('/login');
       await authenticator.presence(true);
-      await page.getByRole('button', { name: 'Use a passkey' }).click();
+      await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
       await page.waitForURL(at('/account'));
       expect(signIns).toHaveLength(2);
     } finally {

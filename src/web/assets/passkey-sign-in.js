@@ -1,4 +1,4 @@
-// Passkeys on the sign-in pages: "Use a passkey" on /login, with the browser's autofill offering
+// Passkeys on the sign-in pages: "Sign in with a passkey" on /login, with the browser's autofill offering
 // passkeys in the email field too (conditional UI), and on the second step after the password.
 import { api, secondStepEnded, signedIn } from './lib.js';
 import { authenticationButton, browserSupportsWebAuthnAutofill, startAuthentication, WebAuthnAbortService } from './passkeys.js';
