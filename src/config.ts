@@ -173,6 +173,8 @@ const schema = z.object({
     .prefault('30d'),
   /** Mail the owner when an account is signed in to from a browser it has not seen. */
   newDeviceAlerts: flag.default(true),
+  /** Admin routes need an aal2 session (two factors, or a passkey). */
+  adminRequireMfa: flag.default(true),
   /** Passkey challenges a client IP may ask for per minute (each is a stored record). */
   passkeyOptionsIpMax: integer(1, 1_000_000).default(60),
   /** Passkeys' relying party id (a registrable domain); unset: PUBLIC_URL's host. */
@@ -212,7 +214,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   migrateOnStart: 'MIGRATE_ON_START', secretsKey: 'SECRETS_KEY', secretsKeyFile: 'SECRETS_KEY_FILE',
   secretsKeyPrevious: 'SECRETS_KEY_PREVIOUS', mfaPendingTimeout: 'MFA_PENDING_TIMEOUT',
   mfaRememberDevice: 'MFA_REMEMBER_DEVICE', newDeviceAlerts: 'NEW_DEVICE_ALERTS',
-  passkeyOptionsIpMax: 'PASSKEY_OPTIONS_IP_MAX', webauthnRpId: 'WEBAUTHN_RP_ID', webauthnOrigins: 'WEBAUTHN_ORIGINS',
+  adminRequireMfa: 'ADMIN_REQUIRE_MFA', passkeyOptionsIpMax: 'PASSKEY_OPTIONS_IP_MAX', webauthnRpId: 'WEBAUTHN_RP_ID', webauthnOrigins: 'WEBAUTHN_ORIGINS',
 };
 
 export class ConfigError extends Error {

@@ -115,7 +115,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   }
 
   const metrics = new LatchMetrics();
-  const users = new SqlUserRepository(database.db);
+  const users = new SqlUserRepository(database.db, database.dialect);
   const sqlSessions = redis ? undefined : new SqlSessionStore(database.db, database.dialect);
   const sessions: SessionStore = redis ? new RedisSessionStore(redis, config.redisKeyPrefix) : sqlSessions!;
   const audit = new SqlAuditLog(database.db);
@@ -219,8 +219,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     rememberForMs: config.mfaRememberDevice,
     alerts: config.newDeviceAlerts,
   });
-  const secondFactors = new SqlSecondFactorStore(database.db);
-  const passkeyStore = new SqlPasskeyStore(database.db);
+  const secondFactors = new SqlSecondFactorStore(database.db, database.dialect);
+  const passkeyStore = new SqlPasskeyStore(database.db, database.dialect);
   const lifecycle = new FactorLifecycle({
     factors: secondFactors,
     passkeys: passkeyStore,
@@ -247,7 +247,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     events,
     clock,
     random: cryptoRandom,
-    optionsPerIp: limiter('passkey-options-ip', config.passkeyOptionsIpMax, 60_000),
+    optionsCount: limiter('passkey-options', config.passkeyOptionsIpMax, 60_000),
+    requireEmailVerification: config.requireEmailVerification,
   });
   const twoStep = new TwoStepService({
     sessions,

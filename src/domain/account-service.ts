@@ -2,7 +2,7 @@
  * What a signed-in user does with their account and sessions: see and end sessions, prove
  * the password again, change it, delete the account (API.md, "Endpoints").
  */
-import type { AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
+import type { Actor, AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
 import { signedOutMeanwhile, type CredentialChanges } from './credential-change.js';
@@ -103,14 +103,24 @@ export class AccountService {
     const { users, sessions, proofs, audit } = this.deps;
     await proofs.requireRecent(auth, 'delete the account');
     await proofs.prove(auth, password, client);
-    // The row goes with a last epoch bump, in one transaction; the session store then learns
-    // that epoch, so a login still in flight cannot land a session for the account (on Redis,
-    // which has no foreign key to stop it) after it is gone.
-    const gone = await users.delete(auth.user.id);
-    if (gone) await sessions.deleteByUser(auth.user.id, { epoch: gone.epoch });
+    await this.remove(auth.user.id, client, { sessionId: auth.session.id });
+  }
+
+  /**
+   * Removes an account (its owner's request, an administrator's or the command line's): false
+   * when there was none. The row goes with a last epoch bump, in one transaction; the session
+   * store then learns that epoch, so a login still in flight cannot land a session for the
+   * account (on Redis, which has no foreign key to stop it) after it is gone.
+   */
+  async remove(userId: string, client: ClientInfo, by: { sessionId?: string; actor?: Actor }): Promise<boolean> {
+    const { users, sessions, audit, events, clock } = this.deps;
+    const gone = await users.delete(userId);
+    if (!gone) return false;
+    await sessions.deleteByUser(userId, { epoch: gone.epoch });
     // The account's history goes with it; one pseudonymous line records that it went.
-    await audit.forgetUser(auth.user.id);
-    await this.record('account_deleted', auth, client, {});
+    await audit.forgetUser(userId);
+    await events.record({ type: 'account_deleted', userId, at: clock.now(), ip: client.ip, userAgent: client.userAgent, ...by });
+    return true;
   }
 
   private record(

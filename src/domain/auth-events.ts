@@ -31,6 +31,11 @@ export const authEventTypes = [
   'passkey_removed',
   'passkey_login',
   'passkey_counter_error',
+  'password_reset_requested',
+  'account_disabled',
+  'account_enabled',
+  'role_changed',
+  'mfa_reset',
 ] as const;
 
 export type AuthEventType = (typeof authEventTypes)[number];
@@ -46,7 +51,11 @@ export interface AuthEvent {
   sessionId?: string;
   /** How many sessions ended, for events that end several. */
   count?: number;
+  /** Who caused it, when not the account's owner: an administrator, or the command line. */
+  actor?: Actor;
 }
+
+export type Actor = { role: 'admin'; id: string } | { role: 'cli' };
 
 export interface AuthEventPage {
   events: Array<AuthEvent & { id: string }>;
@@ -61,6 +70,8 @@ export interface AuthEventSink {
 export interface AuditLog extends AuthEventSink {
   /** The user's events, newest first. `before` is a cursor from an earlier page. */
   listForUser(userId: string, options: { before?: string; limit: number }): Promise<AuthEventPage>;
+  /** Events of every user (or one, or one type), newest first: the administrators' view. */
+  list(filter: { userId?: string; type?: AuthEventType; before?: string; limit: number }): Promise<AuthEventPage>;
   /** Removes the user's history (account deletion). */
   forgetUser(userId: string): Promise<void>;
   /** Removes events older than `olderThan` (retention). Returns how many. */

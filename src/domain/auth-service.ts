@@ -8,7 +8,7 @@ import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
 import type { SecondStepMethod } from './two-step-service.js';
 import type { Devices } from './devices.js';
-import { LatchError, RateLimitedError } from './errors.js';
+import { accountDisabled, LatchError, RateLimitedError } from './errors.js';
 import type { LoginThrottle } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
@@ -94,6 +94,9 @@ export class AuthService {
       createdAt: clock.now(),
       passwordHash: await credentials.hash(password),
       credentialEpoch: NEW_ACCOUNT_EPOCH,
+      role: 'user',
+      twoFactor: false,
+      disabled: null,
     });
     if (!created.ok) {
       if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
@@ -139,6 +142,11 @@ export class AuthService {
       throw invalidCredentials();
     }
     await loginThrottle.succeeded(gate);
+    // Only with the password proven: a wrong one answers 401 for a disabled account too.
+    if (account.disabled) {
+      await this.record('login_failed', account.id, client);
+      throw accountDisabled();
+    }
     if (this.deps.requireEmailVerification && !account.emailVerified) {
       throw new LatchError('email_unverified', 'Verify your email address first: follow the link we mailed you');
     }

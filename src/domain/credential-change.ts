@@ -55,7 +55,7 @@ export type CredentialChangeOutcome =
       /** The caller's new session; absent when there was none, or a concurrent change ended it. */
       issued?: IssuedSession;
     }
-  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' };
+  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' | 'last_admin' | 'unchanged' };
 
 export class CredentialChanges {
   constructor(private readonly deps: CredentialChangeDeps) {}

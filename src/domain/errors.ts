@@ -24,6 +24,10 @@ export const errorCodes = [
   'no_pending_setup',
   'mfa_not_enabled',
   'invalid_passkey',
+  'account_disabled',
+  'forbidden',
+  'self_target',
+  'last_admin',
   'unavailable',
   'internal',
 ] as const;
@@ -69,4 +73,9 @@ export class UnavailableError extends Error {
   ) {
     super(`${dependency} is unavailable`, options);
   }
+}
+
+/** An administrator disabled the account: said only once its password (or passkey) is proven. */
+export function accountDisabled(): LatchError {
+  return new LatchError('account_disabled', 'This account is disabled; contact the administrators');
 }

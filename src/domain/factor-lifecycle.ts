@@ -23,6 +23,7 @@ import type { Clock, Random, SessionStore } from './ports.js';
 import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from './recovery-codes.js';
 import type { SecondFactorStore } from './second-factors.js';
 import type { ClientInfo, IssuedSession, SessionIssuer } from './session-issuer.js';
+import type { User } from './user.js';
 
 /** The second steps a password sign-in may be followed by, in the order pages offer them. */
 export type SecondStepMethod = 'totp' | 'passkey' | 'recovery_code';
@@ -57,57 +58,88 @@ export class FactorLifecycle {
   }
 
   /**
-   * Adds the factor `write` stores, which this session has just proven. Returns the session's
-   * successor, and recovery codes when this was the account's first factor.
+   * Adds the factor `write` stores, which this session has just proven. `write` stores it only
+   * while the user's epoch is still the session's (`stale`: the session was ended meanwhile, and
+   * nothing is written). Returns the session's successor, and recovery codes when this was the
+   * account's first factor.
+   *
+   * The factor is written BEFORE two-step is turned on (an atomic flip of the account's flag
+   * with the epoch bump): a password login that looked for factors before the write holds a
+   * session of the old epoch, which the flip ends; one that looks after it finds the factor.
+   * Of two first factors added at once, exactly one flips the flag.
    */
   async add(
     auth: Authenticated,
     factor: SecondFactorName,
     client: ClientInfo,
-    write: () => Promise<void>,
+    write: (ifEpoch: number) => Promise<'written' | 'stale'>,
   ): Promise<{ issued: IssuedSession; recoveryCodes?: string[] }> {
     const proven: AuthMethod[] = [factor];
     const userId = auth.user.id;
-    if (!(await this.isOn(userId))) {
-      const changed = await this.deps.changes.apply(userId, {}, { current: { session: auth.session, client, proven: { methods: proven } } });
-      if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
-      await write();
-      const recoveryCodes = await this.newRecoveryCodeSet(userId);
-      this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(changed.user.email, greetingName(changed.user), 'on'));
-      return { issued: changed.issued, recoveryCodes };
+    if ((await write(auth.session.epoch)) === 'stale') throw signedOutMeanwhile();
+    const turned = await this.turn(auth, client, true, proven);
+    if (turned === 'unchanged') {
+      // Two-step was on already: the same sign-in goes on under a new id, with the factor.
+      const issued = await this.rotate(auth, client, proven);
+      await this.deps.devices.untrustAll(userId);
+      this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
+      return { issued };
     }
-    const issued = await this.rotate(auth, client, proven);
-    await write();
-    await this.deps.devices.untrustAll(userId);
-    this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
-    return { issued };
+    const recoveryCodes = await this.newRecoveryCodeSet(userId);
+    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'on'));
+    if (!turned.issued) throw signedOutMeanwhile();
+    return { issued: turned.issued, recoveryCodes };
   }
 
   /**
-   * Removes the factor `write` removes (`write` answers false when there was none). Returns the
-   * session's successor when two-step went off (a credential change), else nothing.
+   * Removes the factor `write` removes (while the epoch is the session's, like `add`). When it
+   * was the last, two-step goes off (a credential change) and the session's successor is
+   * returned. The factor goes BEFORE the flag flips: a sign-in that found it before holds a
+   * session of the old epoch, which the flip ends. Of two last factors removed at once, the
+   * later removal sees none left, so one of them turns two-step off.
    */
   async remove(
     auth: Authenticated,
     factor: SecondFactorName,
     client: ClientInfo,
-    write: () => Promise<boolean>,
+    write: (ifEpoch: number) => Promise<'removed' | 'none' | 'stale'>,
   ): Promise<{ removed: boolean; issued?: IssuedSession }> {
     const userId = auth.user.id;
-    const before = await this.methodsFor(userId);
-    const last = before.filter((m) => m !== 'recovery_code').length === 1 && (factor !== 'passkey' || (await this.deps.passkeys.countByUser(userId)) === 1);
-    if (!last) {
-      if (!(await write())) return { removed: false };
+    const written = await write(auth.session.epoch);
+    if (written === 'stale') throw signedOutMeanwhile();
+    if (written === 'none') return { removed: false };
+    if (await this.isOn(userId)) {
       await this.deps.devices.untrustAll(userId);
       this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'removed' }));
       return { removed: true };
     }
-    const changed = await this.deps.changes.apply(userId, {}, { current: { session: auth.session, client } });
-    if (!changed.ok || !changed.issued) throw signedOutMeanwhile();
-    const removed = await write();
+    const turned = await this.turn(auth, client, false);
+    if (turned === 'unchanged') return { removed: true }; // a parallel removal turned it off
     await this.deps.factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
-    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(changed.user.email, greetingName(changed.user), 'off'));
-    return { removed, issued: changed.issued };
+    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'off'));
+    return turned.issued ? { removed: true, issued: turned.issued } : { removed: true };
+  }
+
+  /**
+   * Flips two-step on or off: a credential change, from this session (rotated) while it holds;
+   * when another change ended it meanwhile, the flip still happens (the factors already
+   * changed) and ends every session.
+   */
+  private async turn(
+    auth: Authenticated,
+    client: ClientInfo,
+    on: boolean,
+    proven?: AuthMethod[],
+  ): Promise<'unchanged' | { user: User; issued?: IssuedSession }> {
+    const { changes } = this.deps;
+    const current = { session: auth.session, client, ...(proven ? { proven: { methods: proven } } : {}) };
+    let changed = await changes.apply(auth.user.id, { twoFactor: on }, { current });
+    if (!changed.ok && changed.reason === 'stale') changed = await changes.apply(auth.user.id, { twoFactor: on });
+    if (!changed.ok) {
+      if (changed.reason === 'unchanged') return 'unchanged';
+      throw signedOutMeanwhile(); // the account is gone
+    }
+    return changed.issued ? { user: changed.user, issued: changed.issued } : { user: changed.user };
   }
 
   /** A new set of recovery codes, replacing every older one. */

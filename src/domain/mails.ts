@@ -118,6 +118,13 @@ export class MailComposer {
     ]);
   }
 
+  secondFactorsResetNotice(to: string, name: Greeting): Mail {
+    return this.compose(to, 'Your second factors were reset', name, [
+      'An administrator removed every second factor of your account (authenticator app, passkeys, recovery codes) and every remembered browser: two-step sign-in is off, and every session was signed out.',
+      'Sign in with your password and set up two-step sign-in again. If you did not ask for this, reset your password and tell the administrators.',
+    ]);
+  }
+
   emailChangeAttemptNotice(to: string, name: Greeting): Mail {
     return this.compose(to, 'Someone tried to move an account to your address', name, [
       'Someone signed in to another account asked to change its address to this one, which already has an account.',

@@ -19,7 +19,7 @@ import type { AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import { ipKey } from './client-key.js';
 import type { Devices } from './devices.js';
-import { LatchError, RateLimitedError } from './errors.js';
+import { accountDisabled, LatchError, RateLimitedError } from './errors.js';
 import type { FactorLifecycle } from './factor-lifecycle.js';
 import {
   counterWentBack,
@@ -57,8 +57,10 @@ export interface PasskeyServiceDeps {
   events: AuthEventSink;
   clock: Clock;
   random: Random;
-  /** Challenges asked for per client IP: each is a stored record, so they are not free. */
-  optionsPerIp: RateLimiter;
+  /** Challenges asked for per client IP (guests) or per session: each is a stored record. */
+  optionsCount: RateLimiter;
+  /** REQUIRE_EMAIL_VERIFICATION: no session until the address is verified, whatever the proof. */
+  requireEmailVerification: boolean;
 }
 
 export class PasskeyService {
@@ -72,7 +74,7 @@ export class PasskeyService {
   async registrationOptions(auth: Authenticated, client: ClientInfo): Promise<CreationOptions> {
     const { proofs, passkeys, ceremonies, random } = this.deps;
     await proofs.requireRecent(auth, 'add a passkey');
-    await this.countOptions(client);
+    await this.countOptions(auth.session.id);
     const [handle, existing] = await Promise.all([
       passkeys.userHandleOf(auth.user.id, () => random.bytes(USER_HANDLE_BYTES).toString('base64url')),
       passkeys.listByUser(auth.user.id),
@@ -109,8 +111,10 @@ export class PasskeyService {
       createdAt: at,
       lastUsedAt: null,
     };
-    const added = await lifecycle.add(auth, 'passkey', client, async () => {
-      if ((await passkeys.add(passkey)) === 'duplicate') throw invalidPasskey();
+    const added = await lifecycle.add(auth, 'passkey', client, async (ifEpoch) => {
+      const stored = await passkeys.add(passkey, ifEpoch);
+      if (stored === 'duplicate') throw invalidPasskey();
+      return stored === 'stale' ? 'stale' : 'written';
     });
     await this.record('passkey_added', auth.user.id, client, added.issued.session.id);
     return { passkey, ...added };
@@ -127,7 +131,7 @@ export class PasskeyService {
     const { proofs, passkeys, lifecycle } = this.deps;
     await proofs.requireRecent(auth, 'remove a passkey');
     if (!(await passkeys.listByUser(auth.user.id)).some((p) => p.id === id)) throw notFound();
-    const { removed, issued } = await lifecycle.remove(auth, 'passkey', client, () => passkeys.remove(auth.user.id, id));
+    const { removed, issued } = await lifecycle.remove(auth, 'passkey', client, (ifEpoch) => passkeys.remove(auth.user.id, id, ifEpoch));
     if (!removed) throw notFound(); // removed meanwhile by a parallel request
     await this.record('passkey_removed', auth.user.id, client, issued?.session.id ?? auth.session.id);
     return issued;
@@ -142,7 +146,9 @@ export class PasskeyService {
     if (asking && !asking.session.pending && (assuranceOf(asking.session.methods) === 'aal2' || !(await this.deps.lifecycle.isOn(asking.user.id)))) {
       throw new LatchError('already_authenticated', 'Already signed in; log out first');
     }
-    await this.countOptions(client);
+    // Guests are counted per client IP; a session that proved the password, per session, so a
+    // noisy neighbour behind the same NAT cannot lock its owner out (THREATS.md, item 7).
+    await this.countOptions(asking ? asking.session.id : ipKey(client.ip));
     if (!asking) return this.deps.ceremonies.requestOptions({ challenge: await this.newChallenge({ purpose: 'login' }) });
     const allow = (await this.deps.passkeys.listByUser(asking.user.id)).map(descriptor);
     const challenge = await this.newChallenge({ purpose: 'second_step', sessionId: asking.session.id });
@@ -164,6 +170,13 @@ export class PasskeyService {
       await this.record('login_failed', passkey?.userId ?? null, client);
       throw invalidCredentials();
     }
+    if (account.disabled) {
+      await this.record('login_failed', account.id, client);
+      throw accountDisabled();
+    }
+    if (this.deps.requireEmailVerification && !account.emailVerified) {
+      throw new LatchError('email_unverified', 'Verify your email address first: follow the link we mailed you');
+    }
     // The epoch read before the signature was checked: a credential change that lands
     // meanwhile (reset, sign-out everywhere, deletion) refuses this session (THREATS.md, item 2).
     const user = publicUser(account);
@@ -184,6 +197,10 @@ export class PasskeyService {
     const passkey = await this.deps.passkeys.findByCredentialId(response.id);
     if (!passkey || passkey.userId !== userId) return false;
     return this.verifyUse(passkey, response, challenge, client);
+  }
+
+  async holds(userId: string, credentialId: string): Promise<boolean> {
+    return (await this.deps.passkeys.findByCredentialId(credentialId))?.userId === userId;
   }
 
   /** Signature, user verification and counter; the use is recorded only when all hold. */
@@ -222,8 +239,8 @@ export class PasskeyService {
     return challenge;
   }
 
-  private async countOptions(client: ClientInfo): Promise<void> {
-    const verdict = await this.deps.optionsPerIp.consume(ipKey(client.ip));
+  private async countOptions(key: string): Promise<void> {
+    const verdict = await this.deps.optionsCount.consume(key);
     if (!verdict.allowed) throw new RateLimitedError(verdict.retryAfterMs);
   }
 

@@ -27,10 +27,17 @@ export interface PasskeyStore {
   listByUser(userId: string): Promise<Passkey[]>;
   countByUser(userId: string): Promise<number>;
   findByCredentialId(credentialId: string): Promise<Passkey | null>;
-  /** `duplicate` when the credential id is registered already (to anyone). */
-  add(passkey: Passkey): Promise<'added' | 'duplicate'>;
+  /**
+   * Adds it while the owner's credential epoch is still `ifEpoch` (`stale` otherwise: the
+   * session that asked was ended meanwhile); `duplicate` when the credential id is registered
+   * already (to anyone).
+   */
+  add(passkey: Passkey, ifEpoch: number): Promise<'added' | 'duplicate' | 'stale'>;
   rename(userId: string, id: string, name: string): Promise<Passkey | null>;
-  remove(userId: string, id: string): Promise<boolean>;
+  /** Removes it while the owner's credential epoch is still `ifEpoch`. */
+  remove(userId: string, id: string, ifEpoch: number): Promise<'removed' | 'none' | 'stale'>;
+  /** Every passkey of the user (an administrator's second-factor reset). */
+  removeAll(userId: string): Promise<void>;
   /**
    * Records a use: only while the passkey exists and its counter is still `seenCounter`, so of
    * two uses racing with one counter value one wins. False otherwise.

@@ -3,7 +3,7 @@
  * Each has an SQL and/or Redis implementation under `adapters/` and one contract test suite.
  */
 import type { SessionRecord } from './session.js';
-import type { User, UserWithPassword } from './user.js';
+import type { Disabled, Role, User, UserWithPassword } from './user.js';
 
 export interface Clock {
   /** Milliseconds since the epoch. */
@@ -23,11 +23,19 @@ export interface CredentialUpdate {
   passwordHash?: string;
   /** A new, verified address. */
   email?: string;
+  /**
+   * Two-step sign-in turned on (the first factor) or off (the last one removed): written only
+   * when it changes the state (`unchanged` otherwise), so of racing turns exactly one is it.
+   */
+  twoFactor?: boolean;
+  role?: Role;
+  /** Disabled by an administrator (ends every session), or null: enabled again. */
+  disabled?: Disabled | null;
 }
 
 export type CredentialChangeResult =
   | { ok: true; user: User; epoch: number }
-  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' };
+  | { ok: false; reason: 'not_found' | 'stale' | 'email_taken' | 'last_admin' | 'unchanged' };
 
 export interface UserRepository {
   create(user: UserWithPassword): Promise<CreateUserResult>;
@@ -41,7 +49,8 @@ export interface UserRepository {
   /**
    * A credential change: bumps the user's credential epoch and writes `update` in one atomic
    * step. With `ifEpoch`, only while the epoch is still that one (`stale` otherwise): a mailed
-   * link confirmed after a later change must not win.
+   * link confirmed after a later change must not win. A demotion (`role: 'user'`) of the last
+   * admin who can sign in is refused (`last_admin`), also when two demotions race.
    */
   changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult>;
   /**
@@ -51,6 +60,8 @@ export interface UserRepository {
    * there was no such account.
    */
   delete(userId: string): Promise<{ epoch: number } | null>;
+  /** Lets a disabled account sign in again; null when there is no such account. */
+  enable(userId: string): Promise<User | null>;
   /** Marks the address verified, if it is still the account's address. Returns the user, or null. */
   markEmailVerified(userId: string, email: string): Promise<User | null>;
   ping(): Promise<void>;

@@ -8,11 +8,11 @@
  * a new token (which replaces the one the user holds) is issued only when its mail goes out.
  * Past the budget, the link already in the user's inbox keeps working.
  */
-import type { AuthEventSink, AuthEventType } from './auth-events.js';
+import type { Actor, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
 import type { CredentialChanges } from './credential-change.js';
-import { LatchError } from './errors.js';
+import { accountDisabled, LatchError } from './errors.js';
 import { greetingName, type Mail, type MailComposer, type Mailer } from './mails.js';
 import { hashOneTimeToken, isTokenShaped, newOneTimeToken, type TokenPurpose, type TokenStore } from './one-time-tokens.js';
 import type { PasswordProofs } from './password-proof.js';
@@ -123,7 +123,8 @@ export class RecoveryService {
     const normalized = normalizeEmail(email);
     this.deps.later(async () => {
       const account = await this.deps.users.findByEmail(normalized);
-      if (!account) {
+      // A disabled account gets no link (it could not be used), and no difference shows.
+      if (!account || account.disabled) {
         // The per-IP budget is spent alike, or running out of it would tell real addresses apart.
         await this.deps.mailLimits.perIp.consume(this.deps.mailLimits.ipKey(client.ip));
         return;
@@ -143,6 +144,7 @@ export class RecoveryService {
     const pending = await tokens.peek(hash, 'reset_password', clock.now());
     const account = pending ? await users.findById(pending.userId) : null;
     if (!pending || !account) throw invalidToken();
+    if (account.disabled) throw accountDisabled();
     const normalized = normalizePassword(password);
     const verdict = passwordPolicy.check(normalized, { email: account.email, name: account.name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
@@ -157,6 +159,19 @@ export class RecoveryService {
     await this.record('password_reset', account.id, client);
     this.deps.mailer.send(this.deps.mails.passwordChangedNotice(changed.user.email, greetingName(changed.user)));
     return changed.user;
+  }
+
+  /**
+   * An administrator (or the command line) mails the account a reset link: outside the mail
+   * budget, which covers only what anyone can cause (API.md, "Endpoints").
+   */
+  async sendResetLink(userId: string, actor: Actor, client: ClientInfo): Promise<boolean> {
+    const account = await this.deps.users.findById(userId);
+    if (!account) return false;
+    const token = await this.issue(account, 'reset_password', account.email, this.deps.resetTokenTtlMs);
+    this.deps.mailer.send(this.deps.mails.resetPassword(account.email, greetingName(account), token));
+    await this.deps.events.record({ type: 'password_reset_requested', userId, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, actor });
+    return true;
   }
 
   /** After a password change by a signed-in user: the owner is told. */

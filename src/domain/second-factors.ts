@@ -15,16 +15,17 @@ export interface SecondFactorStore {
   /** Stores a new unconfirmed secret (replacing an unconfirmed one); false when TOTP is already on. */
   startTotpSetup(userId: string, sealedSecret: string, at: number): Promise<boolean>;
   /**
-   * Turns the pending secret on, claiming `step` as used; false when there is none pending, or
-   * the pending one is no longer `sealedSecret` (a setup restarted meanwhile).
+   * Turns the pending secret on, claiming `step` as used, while the user's credential epoch is
+   * still `ifEpoch` (`stale` otherwise); `no_match` when there is none pending, or the pending
+   * one is no longer `sealedSecret` (a setup restarted meanwhile).
    */
-  confirmTotp(userId: string, step: number, sealedSecret: string): Promise<boolean>;
+  confirmTotp(userId: string, step: number, sealedSecret: string, ifEpoch: number): Promise<'confirmed' | 'no_match' | 'stale'>;
   /** Claims a time step of a confirmed secret: true only for a step later than any claimed before. */
   claimTotpStep(userId: string, step: number): Promise<boolean>;
   /** Replaces the sealed form of the confirmed secret (re-encrypted under a new key). */
   resealTotp(userId: string, sealedSecret: string): Promise<void>;
-  /** Removes the confirmed secret; false when there was none. */
-  removeTotp(userId: string): Promise<boolean>;
+  /** Removes the app (a pending setup too); with `ifEpoch`, only while the epoch is that one. */
+  removeTotp(userId: string, ifEpoch?: number): Promise<'removed' | 'none' | 'stale'>;
   /** Replaces the user's recovery codes with these (hashes), atomically. */
   replaceRecoveryCodes(userId: string, hashes: Buffer[], at: number): Promise<void>;
   /** Uses a code up: true for exactly one of many parallel uses. */

@@ -39,6 +39,8 @@ export type SecondStepInput =
 /** Checks a passkey's answer to this session's second-step challenge (PasskeyService). */
 export interface PasskeySecondStep {
   verifySecondStep(userId: string, sessionId: string, response: AuthenticationResponseJSON, client: ClientInfo): Promise<boolean>;
+  /** Whether the user still has the passkey with this credential id. */
+  holds(userId: string, credentialId: string): Promise<boolean>;
 }
 
 export interface TwoStepDeps {
@@ -62,7 +64,7 @@ export interface TwoStepDeps {
   oneAtATime: RateLimiter;
   /** Shown by authenticator apps next to the account (PUBLIC_URL's host). */
   issuerName: string;
-  devices: Pick<Devices, 'signedIn'>;
+  devices: Pick<Devices, 'signedIn' | 'untrustAll'>;
 }
 
 export interface TwoStepStatus {
@@ -114,8 +116,10 @@ export class TwoStepService {
     await this.deps.accountFailures.reward(userId);
     // Only the very secret the code was checked against is turned on (a setup restarted
     // meanwhile is not confirmed by a code from the old one).
-    const added = await lifecycle.add(auth, 'totp', client, async () => {
-      if (!(await factors.confirmTotp(userId, step, pending.sealedSecret))) throw invalidCode();
+    const added = await lifecycle.add(auth, 'totp', client, async (ifEpoch) => {
+      const confirmed = await factors.confirmTotp(userId, step, pending.sealedSecret, ifEpoch);
+      if (confirmed === 'no_match') throw invalidCode();
+      return confirmed === 'stale' ? 'stale' : 'written';
     });
     await this.record('totp_enabled', userId, client, added.issued.session.id);
     return added;
@@ -128,7 +132,8 @@ export class TwoStepService {
     await proofs.prove(auth, password, client);
     const userId = auth.user.id;
     if (!(await factors.totpOf(userId))?.confirmed) throw new LatchError('not_found', 'No authenticator app is set up');
-    const { issued } = await lifecycle.remove(auth, 'totp', client, () => factors.removeTotp(userId));
+    const { removed, issued } = await lifecycle.remove(auth, 'totp', client, (ifEpoch) => factors.removeTotp(userId, ifEpoch));
+    if (!removed) throw new LatchError('not_found', 'No authenticator app is set up');
     await this.record('totp_disabled', userId, client, issued?.session.id ?? auth.session.id);
     return issued;
   }
@@ -205,7 +210,21 @@ export class TwoStepService {
     }
     const remember = input.rememberDevice ? { epoch: session.epoch } : undefined;
     const device = await this.deps.devices.signedIn(user, client.device, client, { sessionId: issued.session.id, ...(remember ? { remember } : {}) });
+    // The factor may have been removed while the trust was being written; its removal ends
+    // trust after it deletes the factor, so looking again after writing closes the gap.
+    if (remember && !(await this.factorStillThere(user.id, input))) await this.deps.devices.untrustAll(user.id);
     return { issued, device: device.token };
+  }
+
+  private async factorStillThere(userId: string, input: SecondStepInput): Promise<boolean> {
+    switch (input.method) {
+      case 'totp':
+        return (await this.deps.factors.totpOf(userId))?.confirmed ?? false;
+      case 'passkey':
+        return this.deps.passkeys.holds(userId, input.response.id);
+      case 'recovery_code':
+        return this.deps.lifecycle.isOn(userId);
+    }
   }
 
   /** Wrong codes count per account before any is checked: parallel guesses see the limit. */

@@ -61,7 +61,8 @@ export function createApiRouter(deps: ApiRouterDeps): Router {
   return router;
 }
 
-function prelude(config: Config): RequestHandler {
+/** What every request of Latch's routers needs: no-store, CORS, the cross-site check, the JSON body. */
+export function prelude(config: Config): RequestHandler {
   const trusted = new Set(config.trustedOrigins);
   // CORS answers trusted origins only, never a reflection of whatever Origin arrives.
   const corsHeaders = cors({ origin: (origin, done) => done(null, origin !== undefined && trusted.has(origin)), credentials: true });

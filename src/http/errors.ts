@@ -29,6 +29,10 @@ const STATUS: Record<ErrorCode, number> = {
   no_pending_setup: 409,
   mfa_not_enabled: 409,
   invalid_passkey: 400,
+  account_disabled: 403,
+  forbidden: 403,
+  self_target: 409,
+  last_admin: 409,
   internal: 500,
   unavailable: 503,
 };

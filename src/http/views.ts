@@ -12,6 +12,8 @@ export function toPublicUser(user: User) {
     name: user.name,
     emailVerified: user.emailVerified,
     createdAt: new Date(user.createdAt).toISOString(),
+    role: user.role,
+    twoFactor: user.twoFactor,
   };
 }
 
@@ -48,6 +50,12 @@ export function toPublicDevice(device: DeviceRecord, currentId: string | undefin
 
 /** An audit event as its owner sees it: what, when, from where. */
 export function toPublicEvent(event: AuthEvent) {
-  const base = { type: event.type, at: new Date(event.at).toISOString(), ip: event.ip, userAgent: event.userAgent };
-  return event.sessionId === undefined ? base : { ...base, sessionId: event.sessionId };
+  return {
+    type: event.type,
+    at: new Date(event.at).toISOString(),
+    ip: event.ip,
+    userAgent: event.userAgent,
+    ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
+    ...(event.actor === undefined ? {} : { actor: event.actor }),
+  };
 }

@@ -25,7 +25,7 @@ for (const [name, available, url] of [
       const redis = await connectRedis(url, { timeoutMs: 2000 });
       try {
         const store = new RedisSessionStore(redis, prefix);
-        const user = { id: randomUUID(), email: 'index@example.test', name: 'Index', emailVerified: false, createdAt: Date.now() };
+        const user = { id: randomUUID(), email: 'index@example.test', name: 'Index', emailVerified: false, createdAt: Date.now(), role: 'user' as const, twoFactor: false };
         const now = Date.now();
         const { id, secretHash } = newSessionCredentials(random, user.id);
         const session: SessionRecord = {

@@ -55,6 +55,8 @@ export function sessionStoreContract(name: string, available: boolean, setup: ()
         email: `${randomUUID()}@example.test`,
         name: 'Contract User',
         emailVerified: false,
+        role: 'user',
+        twoFactor: false,
         createdAt: Date.now() - 1000,
       };
       await fixture.addUser(user);

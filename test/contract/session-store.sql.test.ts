@@ -11,11 +11,11 @@ import { sessionStoreContract, type StoreFixture } from './session-store.contrac
 async function sqlFixture(url: string, cleanup: () => Promise<void>): Promise<StoreFixture> {
   const database = openDatabase(url, { timeoutMs: 2000 });
   await migrateToLatest(database.db, database.dialect);
-  const users = new SqlUserRepository(database.db);
+  const users = new SqlUserRepository(database.db, database.dialect);
   return {
     store: new SqlSessionStore(database.db, database.dialect),
     async addUser(user) {
-      const created = await users.create({ ...user, passwordHash: 'not-a-real-hash', credentialEpoch: 0 });
+      const created = await users.create({ ...user, passwordHash: 'not-a-real-hash', credentialEpoch: 0, disabled: null });
       if (!created.ok) throw new Error('fixture user exists');
     },
     async bumpEpoch(userId) {

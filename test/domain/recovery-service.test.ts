@@ -97,6 +97,9 @@ beforeEach(async () => {
     createdAt: clock.now(),
     passwordHash: await hasher.hash('violet-harbor-lantern-42'),
     credentialEpoch: 0,
+    role: 'user',
+    twoFactor: false,
+    disabled: null,
   });
 });
 

@@ -25,8 +25,10 @@ describeOnBackends('auth flows', ({ server }) => {
       name: 'Ada Lovelace',
       emailVerified: false,
       createdAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      role: 'user',
+      twoFactor: false,
     });
-    expect(Object.keys(res.body.user).sort()).toEqual(['createdAt', 'email', 'emailVerified', 'id', 'name']);
+    expect(Object.keys(res.body.user).sort()).toEqual(['createdAt', 'email', 'emailVerified', 'id', 'name', 'role', 'twoFactor']);
     expect(res.headers.get('cache-control')).toBe('no-store');
 
     const line = sessionCookieLine(res.headers)!;

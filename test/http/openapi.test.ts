@@ -148,7 +148,7 @@ describe('OpenAPI document (static)', () => {
   });
 
   it('response schemas reject what the contract forbids (the validator bites)', () => {
-    const user = { id: 'u1', email: 'a@b.test', name: 'Ab', emailVerified: false, createdAt: new Date().toISOString() };
+    const user = { id: 'u1', email: 'a@b.test', name: 'Ab', emailVerified: false, createdAt: new Date().toISOString(), role: 'user', twoFactor: false };
     const userResponse = validator({ $ref: '#/components/schemas/UserResponse' });
     expect(userResponse({ user })).toBe(true);
     expect(userResponse({ user: { ...user, passwordHash: '$argon2id$...' } })).toBe(false);

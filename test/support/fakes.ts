@@ -69,6 +69,13 @@ export class InMemoryUserRepository implements UserRepository {
     return { epoch: user.credentialEpoch + 1 };
   }
 
+  async enable(userId: string): Promise<User | null> {
+    const user = this.byId.get(userId);
+    if (!user) return null;
+    user.disabled = null;
+    return publicUser(user);
+  }
+
   async markEmailVerified(userId: string, email: string): Promise<User | null> {
     const user = this.byId.get(userId);
     if (!user || user.email !== email) return null;
@@ -79,13 +86,21 @@ export class InMemoryUserRepository implements UserRepository {
   async changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
     const user = this.byId.get(userId);
     if (!user) return { ok: false, reason: 'not_found' };
+    if (update.twoFactor !== undefined && user.twoFactor === update.twoFactor) return { ok: false, reason: 'unchanged' };
     if (ifEpoch !== undefined && user.credentialEpoch !== ifEpoch) return { ok: false, reason: 'stale' };
     if (update.email !== undefined) {
       for (const other of this.byId.values()) if (other.email === update.email && other.id !== userId) return { ok: false, reason: 'email_taken' };
       user.email = update.email;
       user.emailVerified = true;
     }
+    if (update.role === 'user' && user.role === 'admin') {
+      const others = [...this.byId.values()].filter((u) => u.role === 'admin' && u.id !== userId && u.disabled === null);
+      if (others.length === 0) return { ok: false, reason: 'last_admin' };
+    }
     if (update.passwordHash !== undefined) user.passwordHash = update.passwordHash;
+    if (update.twoFactor !== undefined) user.twoFactor = update.twoFactor;
+    if (update.role !== undefined) user.role = update.role;
+    if (update.disabled !== undefined) user.disabled = update.disabled;
     user.credentialEpoch += 1;
     return { ok: true, user: publicUser(user), epoch: user.credentialEpoch };
   }

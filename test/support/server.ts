@@ -35,6 +35,7 @@ export async function startServer({ listenPort = 0, ...options }: LatchOptions &
   const generous = {
     registerIpMax: 100_000,
     loginIpMaxFailures: 100_000,
+    passkeyOptionsIpMax: 100_000,
     outboxDir: mkdtempSync(join(tmpdir(), 'latch-outbox-')),
     secretsKeyFile: join(mkdtempSync(join(tmpdir(), 'latch-keys-')), 'secrets.key'),
   };

@@ -135,14 +135,18 @@ function userAgentRef(userAgent: string): string {
   return createHash('sha256').update(userAgent).digest('hex').slice(0, 12);
 }
 
-/** [id, email, name, emailVerified (0/1), createdAt]: a bare array, to keep the key small. */
+/**
+ * [id, email, name, flags, createdAt]: a bare array, to keep the key small. Flags: 1 email
+ * verified, 2 two-step on, 4 admin (entries written before roles had only 0 or 1).
+ */
 function encodeUser(user: User): string {
-  return JSON.stringify([user.id, user.email, user.name, user.emailVerified ? 1 : 0, user.createdAt]);
+  const flags = (user.emailVerified ? 1 : 0) | (user.twoFactor ? 2 : 0) | (user.role === 'admin' ? 4 : 0);
+  return JSON.stringify([user.id, user.email, user.name, flags, user.createdAt]);
 }
 
 function decodeUser(json: string): User {
-  const [id, email, name, emailVerified, createdAt] = JSON.parse(json) as [string, string, string, number, number];
-  return { id, email, name, emailVerified: emailVerified === 1, createdAt };
+  const [id, email, name, flags, createdAt] = JSON.parse(json) as [string, string, string, number, number];
+  return { id, email, name, emailVerified: (flags & 1) !== 0, createdAt, twoFactor: (flags & 2) !== 0, role: (flags & 4) !== 0 ? 'admin' : 'user' };
 }
 
 function decodeSession(id: string, f: PackedFields): SessionRecord {

@@ -177,6 +177,33 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webauthn_challenges_expires').on('webauthn_challenges').column('expires_at').execute();
       },
     },
+    // Administration: a role and a disabled state on each account, whether it has two-step on
+    // (kept with the epoch bump that turns it on or off, so answers need no extra query), and
+    // who caused an event when it was not the account's owner.
+    '0010_administration': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('users').addColumn('role', 'text', (c) => c.notNull().defaultTo('user')).execute();
+        await db.schema.alterTable('users').addColumn('two_factor', 'integer', (c) => c.notNull().defaultTo(0)).execute();
+        await db.schema.alterTable('users').addColumn('disabled_at', 'bigint').execute();
+        await db.schema.alterTable('users').addColumn('disabled_reason', 'text').execute();
+        await db.schema.alterTable('users').addColumn('disabled_by', 'text').execute();
+        await db
+          .updateTable('users')
+          .set({ two_factor: 1 })
+          .where((eb) =>
+            eb.or([
+              eb.exists(eb.selectFrom('totp_factors').select('user_id').whereRef('totp_factors.user_id', '=', 'users.id').where('confirmed', '=', 1)),
+              eb.exists(eb.selectFrom('passkeys').select('user_id').whereRef('passkeys.user_id', '=', 'users.id')),
+            ]),
+          )
+          .execute();
+        await db.schema.createIndex('users_role').on('users').column('role').execute();
+        await db.schema.createIndex('users_created').on('users').columns(['created_at', 'id']).execute();
+        await db.schema.alterTable('auth_events').addColumn('actor_id', 'text').execute();
+        await db.schema.alterTable('auth_events').addColumn('actor_role', 'text').execute();
+        await db.schema.createIndex('auth_events_type').on('auth_events').columns(['type', 'id']).execute();
+      },
+    },
   };
 }
 

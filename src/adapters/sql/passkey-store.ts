@@ -5,11 +5,15 @@
  */
 import type { Kysely, Selectable } from 'kysely';
 import type { Passkey, PasskeyStore } from '../../domain/passkeys.js';
-import type { Database, PasskeysTable } from './schema.js';
+import type { Database, Dialect, PasskeysTable } from './schema.js';
+import { whileEpoch } from './epoch-guard.js';
 import { guarded, isUniqueViolation } from './errors.js';
 
 export class SqlPasskeyStore implements PasskeyStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   listByUser(userId: string): Promise<Passkey[]> {
     return guarded(async () => {
@@ -36,10 +40,14 @@ export class SqlPasskeyStore implements PasskeyStore {
     });
   }
 
-  add(p: Passkey): Promise<'added' | 'duplicate'> {
-    return guarded(async () => {
+  add(p: Passkey, ifEpoch: number): Promise<'added' | 'duplicate' | 'stale'> {
+    return guarded(() => whileEpoch(this.db, this.dialect, { userId: p.userId, epoch: ifEpoch }, (tx) => this.insert(tx, p)));
+  }
+
+  private async insert(db: Kysely<Database>, p: Passkey): Promise<'added' | 'duplicate'> {
+    {
       try {
-        await this.db
+        await db
           .insertInto('passkeys')
           .values({
             id: p.id,
@@ -60,7 +68,7 @@ export class SqlPasskeyStore implements PasskeyStore {
         if (isUniqueViolation(error)) return 'duplicate';
         throw error;
       }
-    });
+    }
   }
 
   rename(userId: string, id: string, name: string): Promise<Passkey | null> {
@@ -70,10 +78,18 @@ export class SqlPasskeyStore implements PasskeyStore {
     });
   }
 
-  remove(userId: string, id: string): Promise<boolean> {
+  remove(userId: string, id: string, ifEpoch: number): Promise<'removed' | 'none' | 'stale'> {
+    return guarded(() =>
+      whileEpoch(this.db, this.dialect, { userId, epoch: ifEpoch }, async (tx) => {
+        const result = await tx.deleteFrom('passkeys').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
+        return Number(result.numDeletedRows) > 0 ? ('removed' as const) : ('none' as const);
+      }),
+    );
+  }
+
+  removeAll(userId: string): Promise<void> {
     return guarded(async () => {
-      const result = await this.db.deleteFrom('passkeys').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      await this.db.deleteFrom('passkeys').where('user_id', '=', userId).execute();
     });
   }
 

@@ -9,6 +9,11 @@ export interface UsersTable {
   email_verified: number;
   created_at: number;
   credential_epoch: Generated<number>;
+  role: Generated<string>;
+  two_factor: Generated<number>;
+  disabled_at: number | null;
+  disabled_reason: string | null;
+  disabled_by: string | null;
 }
 
 export interface SessionsTable {
@@ -69,6 +74,8 @@ export interface AuthEventsTable {
   user_agent: string;
   session_id: string | null;
   count: number | null;
+  actor_id: string | null;
+  actor_role: string | null;
 }
 
 export interface OneTimeTokensTable {

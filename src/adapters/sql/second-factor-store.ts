@@ -6,11 +6,15 @@
  */
 import type { Kysely } from 'kysely';
 import type { SecondFactorStore, TotpFactor } from '../../domain/second-factors.js';
-import type { Database } from './schema.js';
+import type { Database, Dialect } from './schema.js';
+import { whileEpoch } from './epoch-guard.js';
 import { guarded } from './errors.js';
 
 export class SqlSecondFactorStore implements SecondFactorStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   totpOf(userId: string): Promise<TotpFactor | null> {
     return guarded(async () => {
@@ -36,17 +40,19 @@ export class SqlSecondFactorStore implements SecondFactorStore {
     });
   }
 
-  confirmTotp(userId: string, step: number, sealedSecret: string): Promise<boolean> {
-    return guarded(async () => {
-      const result = await this.db
-        .updateTable('totp_factors')
-        .set({ confirmed: 1, last_step: step })
-        .where('user_id', '=', userId)
-        .where('confirmed', '=', 0)
-        .where('sealed_secret', '=', sealedSecret)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
-    });
+  confirmTotp(userId: string, step: number, sealedSecret: string, ifEpoch: number): Promise<'confirmed' | 'no_match' | 'stale'> {
+    return guarded(() =>
+      whileEpoch(this.db, this.dialect, { userId, epoch: ifEpoch }, async (tx) => {
+        const result = await tx
+          .updateTable('totp_factors')
+          .set({ confirmed: 1, last_step: step })
+          .where('user_id', '=', userId)
+          .where('confirmed', '=', 0)
+          .where('sealed_secret', '=', sealedSecret)
+          .executeTakeFirst();
+        return Number(result.numUpdatedRows) > 0 ? ('confirmed' as const) : ('no_match' as const);
+      }),
+    );
   }
 
   claimTotpStep(userId: string, step: number): Promise<boolean> {
@@ -68,10 +74,13 @@ export class SqlSecondFactorStore implements SecondFactorStore {
     });
   }
 
-  removeTotp(userId: string): Promise<boolean> {
+  removeTotp(userId: string, ifEpoch?: number): Promise<'removed' | 'none' | 'stale'> {
     return guarded(async () => {
-      const result = await this.db.deleteFrom('totp_factors').where('user_id', '=', userId).where('confirmed', '=', 1).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
+      const remove = async (db: Kysely<Database>) => {
+        const result = await db.deleteFrom('totp_factors').where('user_id', '=', userId).executeTakeFirst();
+        return Number(result.numDeletedRows) > 0 ? ('removed' as const) : ('none' as const);
+      };
+      return ifEpoch === undefined ? remove(this.db) : whileEpoch(this.db, this.dialect, { userId, epoch: ifEpoch }, remove);
     });
   }
 

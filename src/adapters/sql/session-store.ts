@@ -74,7 +74,7 @@ export class SqlSessionStore implements SessionStore {
         .selectFrom('sessions')
         .innerJoin('users', 'users.id', 'sessions.user_id')
         .selectAll('sessions')
-        .select(['users.email', 'users.name', 'users.email_verified', 'users.created_at as user_created_at'])
+        .select(['users.email', 'users.name', 'users.email_verified', 'users.created_at as user_created_at', 'users.role', 'users.two_factor'])
         .where('sessions.id', '=', sessionId)
         // A session of an older credential epoch is dead, even if a late insert left its row.
         .whereRef('sessions.epoch', '=', 'users.credential_epoch')

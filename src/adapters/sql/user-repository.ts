@@ -1,11 +1,14 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { CreateUserResult, CredentialChangeResult, CredentialUpdate, UserRepository } from '../../domain/ports.js';
-import type { User, UserWithPassword } from '../../domain/user.js';
-import type { Database, UsersTable } from './schema.js';
+import type { Disabled, User, UserWithPassword } from '../../domain/user.js';
+import type { Database, Dialect, UsersTable } from './schema.js';
 import { guarded, isUniqueViolation } from './errors.js';
 
 export class SqlUserRepository implements UserRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   create(user: UserWithPassword): Promise<CreateUserResult> {
     return guarded(async () => {
@@ -26,7 +29,7 @@ export class SqlUserRepository implements UserRepository {
         if (isUniqueViolation(error)) return { ok: false, reason: 'email_taken' } as const;
         throw error;
       }
-      const { passwordHash: _, ...publicFields } = user;
+      const { passwordHash: _, credentialEpoch: __, disabled: ___, ...publicFields } = user;
       return { ok: true, user: publicFields } as const;
     });
   }
@@ -82,28 +85,66 @@ export class SqlUserRepository implements UserRepository {
   }
 
   changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
+    if (update.role === 'user') {
+      return guarded(() => this.db.transaction().execute((tx) => this.demote(tx, userId, update, ifEpoch)));
+    }
+    return guarded(() => this.change(this.db, userId, update, ifEpoch));
+  }
+
+  /**
+   * A demotion keeps one admin who can sign in. PostgreSQL: the admins' rows are locked first,
+   * so two demotions racing (each of the other) run one after the other and the second sees
+   * the first. SQLite: writers are serialized by the database itself.
+   */
+  private async demote(tx: Kysely<Database>, userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
+    let admins = tx.selectFrom('users').select(['id', 'disabled_at']).where('role', '=', 'admin');
+    if (this.dialect === 'postgres') admins = admins.forUpdate();
+    const rows = await admins.execute();
+    const target = rows.find((r) => r.id === userId);
+    if (target && !rows.some((r) => r.id !== userId && r.disabled_at === null)) return { ok: false, reason: 'last_admin' };
+    return this.change(tx, userId, update, ifEpoch);
+  }
+
+  private async change(db: Kysely<Database>, userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
+    // One UPDATE writes the new credential and bumps the epoch: nothing can observe one
+    // without the other.
+    let query = db
+      .updateTable('users')
+      .set((eb) => ({
+        credential_epoch: eb('credential_epoch', '+', 1),
+        ...(update.passwordHash === undefined ? {} : { password_hash: update.passwordHash }),
+        ...(update.email === undefined ? {} : { email: update.email, email_verified: 1 }),
+        ...(update.twoFactor === undefined ? {} : { two_factor: update.twoFactor ? 1 : 0 }),
+        ...(update.role === undefined ? {} : { role: update.role }),
+        ...(update.disabled === undefined ? {} : disabledColumns(update.disabled)),
+      }))
+      .where('id', '=', userId);
+    if (ifEpoch !== undefined) query = query.where('credential_epoch', '=', ifEpoch);
+    if (update.twoFactor !== undefined) query = query.where('two_factor', '=', update.twoFactor ? 0 : 1);
+    let row: Selectable<UsersTable> | undefined;
+    try {
+      row = await query.returningAll().executeTakeFirst();
+    } catch (error) {
+      if (isUniqueViolation(error)) return { ok: false, reason: 'email_taken' } as const;
+      throw error;
+    }
+    if (row) return { ok: true, user: toUser(row), epoch: Number(row.credential_epoch) } as const;
+    const exists = await db.selectFrom('users').select(['id', 'two_factor']).where('id', '=', userId).executeTakeFirst();
+    if (!exists) return { ok: false, reason: 'not_found' } as const;
+    const unchanged = update.twoFactor !== undefined && Boolean(exists.two_factor) === update.twoFactor;
+    return { ok: false, reason: unchanged ? 'unchanged' : 'stale' } as const;
+  }
+
+  /** Lets a disabled account sign in again (its old sessions stay ended: no epoch change). */
+  enable(userId: string): Promise<User | null> {
     return guarded(async () => {
-      // One UPDATE writes the new credential and bumps the epoch: nothing can observe one
-      // without the other.
-      let query = this.db
+      const row = await this.db
         .updateTable('users')
-        .set((eb) => ({
-          credential_epoch: eb('credential_epoch', '+', 1),
-          ...(update.passwordHash === undefined ? {} : { password_hash: update.passwordHash }),
-          ...(update.email === undefined ? {} : { email: update.email, email_verified: 1 }),
-        }))
-        .where('id', '=', userId);
-      if (ifEpoch !== undefined) query = query.where('credential_epoch', '=', ifEpoch);
-      let row: Selectable<UsersTable> | undefined;
-      try {
-        row = await query.returningAll().executeTakeFirst();
-      } catch (error) {
-        if (isUniqueViolation(error)) return { ok: false, reason: 'email_taken' } as const;
-        throw error;
-      }
-      if (row) return { ok: true, user: toUser(row), epoch: Number(row.credential_epoch) } as const;
-      const exists = await this.db.selectFrom('users').select('id').where('id', '=', userId).executeTakeFirst();
-      return { ok: false, reason: exists ? 'stale' : 'not_found' } as const;
+        .set({ disabled_at: null, disabled_reason: null, disabled_by: null })
+        .where('id', '=', userId)
+        .returningAll()
+        .executeTakeFirst();
+      return row ? toUser(row) : null;
     });
   }
 
@@ -113,15 +154,27 @@ export class SqlUserRepository implements UserRepository {
 }
 
 function withPassword(row: Selectable<UsersTable>): UserWithPassword {
-  return { ...toUser(row), passwordHash: row.password_hash, credentialEpoch: Number(row.credential_epoch) };
+  return { ...toUser(row), passwordHash: row.password_hash, credentialEpoch: Number(row.credential_epoch), disabled: disabledOf(row) };
 }
 
-export function toUser(row: Pick<Selectable<UsersTable>, 'id' | 'email' | 'name' | 'email_verified' | 'created_at'>): User {
+export function disabledOf(row: Pick<Selectable<UsersTable>, 'disabled_at' | 'disabled_reason' | 'disabled_by'>): Disabled | null {
+  return row.disabled_at === null ? null : { at: Number(row.disabled_at), reason: row.disabled_reason, by: row.disabled_by ?? 'cli' };
+}
+
+function disabledColumns(disabled: Disabled | null) {
+  return { disabled_at: disabled?.at ?? null, disabled_reason: disabled?.reason ?? null, disabled_by: disabled?.by ?? null };
+}
+
+export type UserColumns = 'id' | 'email' | 'name' | 'email_verified' | 'created_at' | 'role' | 'two_factor';
+
+export function toUser(row: Pick<Selectable<UsersTable>, UserColumns>): User {
   return {
     id: row.id,
     email: row.email,
     name: row.name,
     emailVerified: Boolean(row.email_verified),
     createdAt: Number(row.created_at),
+    role: row.role === 'admin' ? 'admin' : 'user',
+    twoFactor: Boolean(row.two_factor),
   };
 }

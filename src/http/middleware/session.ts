@@ -10,6 +10,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import type { AuthService, Authenticated } from '../../domain/auth-service.js';
+import { assuranceOf } from '../../domain/assurance.js';
 import { LatchError } from '../../domain/errors.js';
 import type { SessionCookie } from '../cookies.js';
 import { errorHandler, type ErrorObserver } from '../errors.js';
@@ -37,6 +38,12 @@ export interface SessionMiddleware {
    * else gets 401 `mfa_required` (sign in again).
    */
   requireSecondStep: RequestHandler;
+  /**
+   * Administration (API.md): a signed-in admin, proven by two factors (aal2) unless
+   * `requireMfa` is false. 401 without a session, 403 `forbidden` to non-admins, 403
+   * `second_factor_required` to an admin session that is not aal2.
+   */
+  requireAdmin(options: { requireMfa: boolean }): RequestHandler;
 }
 
 /**
@@ -104,6 +111,15 @@ export function sessionMiddleware(
     requireSecondStep: guard((req) =>
       req.latch || req.latchPending ? undefined : new LatchError('mfa_required', 'No second step is waiting here; sign in again'),
     ),
+    requireAdmin: ({ requireMfa }) =>
+      guard((req) => {
+        if (!req.latch) return new LatchError(req.latchPending ? 'mfa_required' : 'unauthorized', 'Sign in as an administrator');
+        if (req.latch.user.role !== 'admin') return new LatchError('forbidden', 'This needs an administrator account');
+        if (requireMfa && assuranceOf(req.latch.session.methods) !== 'aal2') {
+          return new LatchError('second_factor_required', 'Administration needs a sign-in with two factors (or a passkey)');
+        }
+        return undefined;
+      }),
     requireGuest: guard((req) =>
       req.latch ? new LatchError('already_authenticated', 'Already signed in; log out first') : undefined,
     ),

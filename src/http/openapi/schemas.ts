@@ -37,6 +37,8 @@ export const userResponseSchema = z
     name: z.string(),
     emailVerified: z.boolean(),
     createdAt: timestamp,
+    role: z.enum(['user', 'admin']),
+    twoFactor: z.boolean().describe('True while the account has a second factor (an authenticator app or a passkey)'),
   })
   .describe('A user. Never carries a password hash.');
 
@@ -65,6 +67,10 @@ export const eventResponseSchema = z
     ip: z.string(),
     userAgent: z.string(),
     sessionId: z.string().optional().describe('The session the event concerns, when there is one'),
+    actor: z
+      .union([z.strictObject({ id: z.string(), role: z.literal('admin') }), z.strictObject({ role: z.literal('cli') })])
+      .optional()
+      .describe('Who caused it when not the account owner: an administrator, or the command line'),
   })
   .describe('An entry of the account audit trail.');
 
