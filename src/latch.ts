@@ -48,6 +48,9 @@ import { PasswordPolicy } from './domain/password-policy.js';
 import type { Clock, Random, SessionStore } from './domain/ports.js';
 import { SessionPolicy } from './domain/session.js';
 import { createApiRouter } from './http/api-router.js';
+import { createAdminRouter } from './http/admin-router.js';
+import { AdminService } from './domain/admin-service.js';
+import { SqlAdminDirectory } from './adapters/sql/admin-directory.js';
 import { DependencyLog } from './http/dependency-log.js';
 import type { ErrorObserver } from './http/errors.js';
 import { deviceCookie, sessionCookie } from './http/cookies.js';
@@ -69,6 +72,10 @@ export interface Latch {
   config: Config;
   /** The auth API; mount it at `/api/auth`. */
   router: Router;
+  /** The administration API; mount it at `/api/admin`. */
+  adminRouter: Router;
+  /** What administrators do, for the command line (the admin API goes through it too). */
+  admin: AdminService;
   /** Answers 401 `unauthorized` unless the request carries a valid session; sets `req.latch`. */
   requireAuth: RequestHandler;
   /** Answers 400 `already_authenticated` when the request carries a valid session. */
@@ -333,6 +340,24 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     errorObserver,
   });
 
+  const admin = new AdminService({
+    directory: new SqlAdminDirectory(database.db),
+    users,
+    sessions,
+    changes,
+    recovery,
+    accounts: account,
+    factors: secondFactors,
+    passkeys: passkeyStore,
+    devices,
+    audit,
+    events,
+    mailer,
+    mails,
+    clock,
+  });
+  const adminRouter = createAdminRouter({ config, admin, guards, logger, errorObserver });
+
   // Old audit events go after EVENT_RETENTION; SQL sessions need a sweep of expired rows
   // (Redis expires its keys itself).
   const sweep = setInterval(() => {
@@ -351,6 +376,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   return {
     config,
     router,
+    adminRouter,
+    admin,
     ...guards,
     logger,
     async readiness() {

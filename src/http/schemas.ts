@@ -3,6 +3,7 @@
  * Unknown fields are dropped; wrong types are 400 `invalid_input` with per-field issues.
  */
 import { z } from 'zod';
+import { authEventTypes } from '../domain/auth-events.js';
 import { LatchError } from '../domain/errors.js';
 import { codePointLength } from '../domain/password-policy.js';
 import { EMAIL_MAX_LENGTH, NAME_MAX_LENGTH, NAME_MIN_LENGTH } from '../domain/user.js';
@@ -115,6 +116,34 @@ export const eventsQuery = z.object({
     .pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100'))
     .optional(),
 });
+
+/* Administration (API.md, "Administration"). */
+const limitParam = z
+  .string()
+  .regex(/^\d{1,3}$/, 'limit must be a whole number from 1 to 100')
+  .transform(Number)
+  .pipe(z.number().int().min(1, 'limit must be at least 1').max(100, 'limit must be at most 100'));
+export const adminUsersQuery = z.object({
+  query: z.string().trim().max(254, 'query is at most 254 characters').optional(),
+  cursor: z.string().regex(/^[A-Za-z0-9_-]{1,200}$/, 'cursor must be a `next` value from an earlier page').optional(),
+  limit: limitParam.optional(),
+});
+export const adminEventsQuery = z.object({
+  userId: z.string().regex(/^[0-9a-f-]{36}$/, 'userId must be a user id').optional(),
+  type: z.enum(authEventTypes).optional(),
+  before: z.string().regex(/^\d{1,18}$/, 'before must be a cursor from an earlier page').optional(),
+  limit: limitParam.optional(),
+});
+export const disableBody = z.object({
+  reason: z
+    .string()
+    .trim()
+    .min(1, 'Reason must not be empty')
+    .max(500, 'Reason is at most 500 characters')
+    .refine((v) => !CONTROL.test(v.replace(/[\n\t]/g, ' ')), 'Reason must not contain control characters')
+    .optional(),
+});
+export const roleBody = z.object({ role: z.enum(['user', 'admin']) });
 
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
   const result = schema.safeParse(body ?? {});

@@ -25,6 +25,7 @@ export function createServerApp(latch: Latch): Express {
   );
   app.use(observeRequests({ logger: latch.logger, metrics: latch.metrics, quiet: (path) => path === '/healthz' }));
   app.use('/api/auth', latch.router);
+  app.use('/api/admin', latch.adminRouter);
   // In production /metrics exists only behind METRICS_TOKEN; without one it is not mounted
   // (404 like any unknown path), so login and session counts are never public by omission.
   if (latch.config.metricsToken || latch.config.nodeEnv !== 'production') {

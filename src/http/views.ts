@@ -1,5 +1,6 @@
 /** The JSON shapes of API.md's `User` and `Session` objects. */
 import { assuranceOf } from '../domain/assurance.js';
+import type { AdminUser } from '../domain/admin-service.js';
 import type { AuthEvent } from '../domain/auth-events.js';
 import type { DeviceRecord } from '../domain/devices.js';
 import type { SessionRecord } from '../domain/session.js';
@@ -58,4 +59,20 @@ export function toPublicEvent(event: AuthEvent) {
     ...(event.sessionId === undefined ? {} : { sessionId: event.sessionId }),
     ...(event.actor === undefined ? {} : { actor: event.actor }),
   };
+}
+
+/** An account as administrators see it (API.md, "Administration"). */
+export function toAdminUser(user: AdminUser) {
+  return {
+    ...toPublicUser(user),
+    disabled: user.disabled !== null,
+    ...(user.disabled?.reason ? { disabledReason: user.disabled.reason } : {}),
+    lastLoginAt: user.lastLoginAt === null ? null : new Date(user.lastLoginAt).toISOString(),
+    sessionCount: user.sessionCount,
+  };
+}
+
+/** An event of any user, for the administrators' trail. */
+export function toAdminEvent(event: AuthEvent) {
+  return { ...toPublicEvent(event), userId: event.userId };
 }
