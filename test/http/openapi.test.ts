@@ -176,6 +176,26 @@ describe('OpenAPI document (static)', () => {
     expect(loginUnauthorized({ error: 'x', code: 'unauthorized' })).toBe(false);
   });
 
+  it('documents the administration codes where they are answered', () => {
+    const codes = (method: Method, path: string, status: number) =>
+      operation(method, path).responses[String(status)]?.content['application/json'].schema.properties.code.enum as string[];
+    expect(codes('post', '/api/auth/login', 403)).toContain('account_disabled');
+    expect(codes('post', '/api/auth/passkeys/login', 403)).toContain('account_disabled');
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      if (!path.startsWith('/api/admin/')) continue;
+      for (const [method, op] of Object.entries<Json>(item)) {
+        expect(op['x-latch-access'], `${method} ${path}`).toBe('admin');
+        expect(codes(method as Method, path, 401)).toEqual(['unauthorized', 'mfa_required']);
+        expect(codes(method as Method, path, 403)).toEqual(expect.arrayContaining(['forbidden', 'second_factor_required']));
+        expect(op.responses['429'], `${method} ${path}: nothing on /api/admin is rate-limited`).toBeUndefined();
+      }
+    }
+    expect(codes('post', '/api/admin/users/{id}/role', 409)).toEqual(['self_target', 'last_admin']);
+    for (const code of ['account_disabled', 'forbidden', 'self_target', 'last_admin']) {
+      expect(doc.components.schemas.Error.properties.code.enum).toContain(code);
+    }
+  });
+
   it('documents Retry-After on every 429 and 503', () => {
     for (const item of Object.values<Json>(doc.paths)) {
       for (const op of Object.values<Json>(item)) {
@@ -194,12 +214,17 @@ describeOnBackends(
       const latch = server().latch;
       const app = createServerApp(latch) as unknown as { router: { stack: Layer[] } };
       const apiRouter = latch.router as unknown as Router & { stack: Layer[] };
+      const adminRouter = latch.adminRouter as unknown as Router & { stack: Layer[] };
       const mounted: string[] = routesOf(app.router, '');
       let foundApi = false;
+      let foundAdmin = false;
       for (const layer of app.router.stack) {
         if (layer.handle === latch.router) {
           foundApi = true;
           mounted.push(...routesOf(apiRouter, '/api/auth'));
+        } else if (layer.handle === latch.adminRouter) {
+          foundAdmin = true;
+          mounted.push(...routesOf(adminRouter, '/api/admin'));
         } else if (!layer.route && Array.isArray((layer.handle as { stack?: unknown })?.stack)) {
           // Other routers (the web UI's HTML pages) are not part of the API contract, unless
           // one of their routes lives under /api.
@@ -207,9 +232,10 @@ describeOnBackends(
         }
       }
       expect(foundApi).toBe(true);
+      expect(foundAdmin).toBe(true);
       const unique = [...new Set(mounted)].sort();
       expect(unique).toEqual(documentedRoutes());
-      for (const required of ['POST /api/auth/register', 'DELETE /api/auth/sessions/{id}', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/openapi.json']) {
+      for (const required of ['POST /api/auth/register', 'DELETE /api/auth/sessions/{id}', 'GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /api/openapi.json', 'GET /api/admin/users', 'DELETE /api/admin/users/{id}']) {
         expect(unique).toContain(required);
       }
     });
@@ -535,6 +561,141 @@ describeOnBackends(
       expect(removed.headers.getSetCookie().length).toBeGreaterThan(0); // the last factor: two-step is off
       conforms(await client.request('DELETE', `/api/auth/passkeys/${id}`), 'delete', ONE, 404);
       expect((await client.get('/api/auth/mfa')).body).toMatchObject({ totp: false, passkeys: [] });
+    });
+
+    it('administration endpoints answer as documented', async () => {
+      const { url, latch } = server();
+      const USERS = '/api/admin/users';
+      const ONE = '/api/admin/users/{id}';
+      const NOBODY = '00000000-0000-4000-8000-000000000000';
+      const expectCode = (reply: Reply, code: string) => expect(reply.body?.code, reply.text).toBe(code);
+      const boss = await signedUp(url, { name: 'Boss Admin' });
+      const target = await signedUp(url, { name: 'Target Person' });
+      const member = await signedUp(url); // signed in, not an admin
+      const guest = new Client(url);
+      const cli = { actor: { role: 'cli' as const }, client: { ip: '127.0.0.1', userAgent: 'test' } };
+      await latch.admin.setRole(boss.user.id, 'admin', cli); // ends the boss's sessions
+
+      const noSession = await guest.get(USERS);
+      conforms(noSession, 'get', USERS, 401);
+      expectCode(noSession, 'unauthorized');
+      conforms(await guest.request('DELETE', `/api/admin/users/${target.user.id}`), 'delete', ONE, 401);
+      const notAdmin = await member.client.get(USERS);
+      conforms(notAdmin, 'get', USERS, 403);
+      expectCode(notAdmin, 'forbidden');
+      conforms(await member.client.post(`/api/admin/users/${target.user.id}/disable`), 'post', `${ONE}/disable`, 403);
+
+      // An admin signed in with the password alone (aal1) must add a second factor first.
+      const admin = new Client(url);
+      conforms(await admin.post('/api/auth/login', { email: boss.email, password: STRONG_PASSWORD }), 'post', '/api/auth/login', 200);
+      const aal1 = await admin.get('/api/admin/events');
+      conforms(aal1, 'get', '/api/admin/events', 403);
+      expectCode(aal1, 'second_factor_required');
+      const setup = await admin.post('/api/auth/mfa/totp');
+      const code = (offset: number) => totpCode(setup.body.secret, Date.now() + offset * 30_000);
+      expect((await admin.post('/api/auth/mfa/totp/confirm', { code: code(-1) })).status).toBe(200); // now aal2
+      const pending = new Client(url);
+      expect((await pending.post('/api/auth/login', { email: boss.email, password: STRONG_PASSWORD })).body.mfaRequired).toBe(true);
+      const notFinished = await pending.get(`/api/admin/users/${target.user.id}`);
+      conforms(notFinished, 'get', ONE, 401);
+      expectCode(notFinished, 'mfa_required');
+
+      // The list: search, keyset pages, a bad limit.
+      const found = await admin.get(`${USERS}?query=${encodeURIComponent(target.email.toUpperCase())}`);
+      conforms(found, 'get', USERS, 200);
+      expect(found.body.users.map((u: Json) => u.id)).toEqual([target.user.id]);
+      const first = await admin.get(`${USERS}?limit=1`);
+      conforms(first, 'get', USERS, 200);
+      expect(first.body.next).toBeDefined();
+      conforms(await admin.get(`${USERS}?cursor=${first.body.next}&limit=100`), 'get', USERS, 200);
+      conforms(await admin.get(`${USERS}?limit=0`), 'get', USERS, 400);
+
+      const page = await admin.get(`/api/admin/users/${target.user.id}`);
+      conforms(page, 'get', ONE, 200);
+      expect(page.body.user).toMatchObject({ id: target.user.id, role: 'user', disabled: false, sessionCount: 1 });
+      expect(page.body.sessions).toHaveLength(1);
+      conforms(await admin.get(`/api/admin/users/${NOBODY}`), 'get', ONE, 404);
+
+      // Disable: a bad reason, self, unknown; then the right password answers account_disabled.
+      const DISABLE = `${ONE}/disable`;
+      acceptsBody('post', DISABLE, { reason: 'Left the company' });
+      conforms(await admin.post(`/api/admin/users/${target.user.id}/disable`, { reason: '   ' }), 'post', DISABLE, 400);
+      const self = await admin.post(`/api/admin/users/${boss.user.id}/disable`);
+      conforms(self, 'post', DISABLE, 409);
+      expectCode(self, 'self_target');
+      conforms(await admin.post(`/api/admin/users/${NOBODY}/disable`), 'post', DISABLE, 404);
+      const disabled = await admin.post(`/api/admin/users/${target.user.id}/disable`, { reason: 'Left the company' });
+      conforms(disabled, 'post', DISABLE, 200);
+      expect(disabled.body.user).toMatchObject({ disabled: true, disabledReason: 'Left the company', sessionCount: 0 });
+      conforms(await target.client.get('/api/auth/me'), 'get', '/api/auth/me', 401);
+      const refused = await new Client(url).post('/api/auth/login', { email: target.email, password: STRONG_PASSWORD });
+      conforms(refused, 'post', '/api/auth/login', 403);
+      expectCode(refused, 'account_disabled');
+
+      const ENABLE = `${ONE}/enable`;
+      conforms(await admin.post(`/api/admin/users/${NOBODY}/enable`), 'post', ENABLE, 404);
+      const enabled = await admin.post(`/api/admin/users/${target.user.id}/enable`);
+      conforms(enabled, 'post', ENABLE, 200);
+      expect(enabled.body.user.disabled).toBe(false);
+      expect(enabled.body.user.disabledReason).toBeUndefined();
+
+      const SESSIONS = `${ONE}/sessions`;
+      const again = new Client(url);
+      conforms(await again.post('/api/auth/login', { email: target.email, password: STRONG_PASSWORD }), 'post', '/api/auth/login', 200);
+      const revoked = await admin.request('DELETE', `/api/admin/users/${target.user.id}/sessions`);
+      conforms(revoked, 'delete', SESSIONS, 200);
+      expect(revoked.body.revoked).toBe(1);
+      conforms(await admin.request('DELETE', `/api/admin/users/${NOBODY}/sessions`), 'delete', SESSIONS, 404);
+
+      const RESET = `${ONE}/password-reset`;
+      conforms(await admin.post(`/api/admin/users/${target.user.id}/password-reset`), 'post', RESET, 202);
+      conforms(await admin.post(`/api/admin/users/${NOBODY}/password-reset`), 'post', RESET, 404);
+
+      // Second factors: the member gets an authenticator app, the admin takes it away.
+      const MFA = `${ONE}/mfa`;
+      const memberSetup = await member.client.post('/api/auth/mfa/totp');
+      expect((await member.client.post('/api/auth/mfa/totp/confirm', { code: totpCode(memberSetup.body.secret, Date.now()) })).status).toBe(200);
+      conforms(await admin.request('DELETE', `/api/admin/users/${member.user.id}/mfa`), 'delete', MFA, 204);
+      expect((await admin.get(`/api/admin/users/${member.user.id}`)).body.user).toMatchObject({ twoFactor: false, sessionCount: 0 });
+      conforms(await admin.request('DELETE', `/api/admin/users/${NOBODY}/mfa`), 'delete', MFA, 404);
+
+      const ROLE = `${ONE}/role`;
+      acceptsBody('post', ROLE, { role: 'admin' });
+      conforms(await admin.post(`/api/admin/users/${target.user.id}/role`, { role: 'root' }), 'post', ROLE, 400);
+      const demoteSelf = await admin.post(`/api/admin/users/${boss.user.id}/role`, { role: 'user' });
+      conforms(demoteSelf, 'post', ROLE, 409);
+      expectCode(demoteSelf, 'self_target');
+      conforms(await admin.post(`/api/admin/users/${NOBODY}/role`, { role: 'admin' }), 'post', ROLE, 404);
+      const promoted = await admin.post(`/api/admin/users/${target.user.id}/role`, { role: 'admin' });
+      conforms(promoted, 'post', ROLE, 200);
+      expect(promoted.body.user.role).toBe('admin');
+      conforms(await admin.post(`/api/admin/users/${target.user.id}/role`, { role: 'user' }), 'post', ROLE, 200);
+
+      // The trail of every account, and of one.
+      const EVENTS = '/api/admin/events';
+      const trail = await admin.get(`${EVENTS}?userId=${target.user.id}&limit=2`);
+      conforms(trail, 'get', EVENTS, 200);
+      expect(trail.body.events[0]).toMatchObject({ type: 'role_changed', userId: target.user.id, actor: { id: boss.user.id, role: 'admin' } });
+      expect(trail.body.next).toBeDefined();
+      conforms(await admin.get(`${EVENTS}?userId=${target.user.id}&before=${trail.body.next}&limit=100`), 'get', EVENTS, 200);
+      const typed = await admin.get(`${EVENTS}?type=account_disabled`);
+      conforms(typed, 'get', EVENTS, 200);
+      expect(typed.body.events.every((e: Json) => e.type === 'account_disabled')).toBe(true);
+      expect(typed.body.events.some((e: Json) => e.userId === target.user.id)).toBe(true);
+      conforms(await admin.get(`${EVENTS}?type=no_such_type`), 'get', EVENTS, 400);
+      conforms(await guest.get(EVENTS), 'get', EVENTS, 401);
+
+      const deleteSelf = await admin.request('DELETE', `/api/admin/users/${boss.user.id}`);
+      conforms(deleteSelf, 'delete', ONE, 409);
+      expectCode(deleteSelf, 'self_target');
+      conforms(await admin.request('DELETE', `/api/admin/users/${target.user.id}`), 'delete', ONE, 204);
+      conforms(await admin.request('DELETE', `/api/admin/users/${target.user.id}`), 'delete', ONE, 404);
+      conforms(await admin.get(`/api/admin/users/${target.user.id}`), 'get', ONE, 404);
+
+      // An unknown admin path: the one error shape.
+      const unknown = await admin.get('/api/admin/nope');
+      expect(unknown.status).toBe(404);
+      expect(validator({ $ref: '#/components/schemas/Error' })(unknown.body)).toBe(true);
     });
 
     it('every documented operation was exercised above', () => {

@@ -128,7 +128,7 @@ function operationHtml(doc: Json, path: string, method: string, op: Json): strin
 <p class="summary">${prose(op.summary)}</p>
 ${paragraphs(op.description)}
 ${paramRows.length ? `<h4>Parameters</h4><table class="fields"><thead><tr><th>Name</th><th>In</th><th>Type</th><th>Required</th><th>Notes</th></tr></thead><tbody>${paramRows.join('')}</tbody></table>` : ''}
-${body ? `<h4>Request body <small>(application/json, <a href="#schema-${escape(refName(body) ?? '')}">${escape(refName(body) ?? '')}</a>)</small></h4>${fieldTable(doc, body)}` : ''}
+${body ? `<h4>Request body <small>(application/json, <a href="#schema-${escape(refName(body) ?? '')}">${escape(refName(body) ?? '')}</a>${op.requestBody.required === false ? ', optional' : ''})</small></h4>${fieldTable(doc, body)}` : ''}
 <h4>Responses</h4>
 <table class="responses"><tbody>${responses.join('')}</tbody></table>
 </section>`;

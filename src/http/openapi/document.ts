@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { ErrorCode } from '../../domain/errors.js';
 import { renderDocsPage, DOCS_CSS } from '../docs/page.js';
 import { BODY_LIMIT_BYTES } from '../middleware/json-body.js';
-import { ACCESS_TEXT, OPERATIONS, type OperationSpec } from './operations.js';
+import { ACCESS_TEXT, OPERATIONS, type Access, type OperationSpec } from './operations.js';
 import { annotateFields, componentSchemas, FIELD_NOTES, requests, responses, type JsonSchema } from './schemas.js';
 
 /* ------------------------------------------------------------------ assembling */
@@ -28,12 +28,19 @@ const ERROR_TEXT: Partial<Record<ErrorCode, string>> = {
   mfa_required: 'a pending session cannot do this (finish the second step first), or there is no second step to finish (sign in again)',
   second_factor_required: 'the session was proven with the password alone (a remembered device): finish the second step first (POST /api/auth/mfa/verify)',
   unauthorized: 'no valid session',
+  forbidden: 'the account is not an administrator',
+  account_disabled: 'an administrator disabled the account; said only once its password (or passkey) is proven',
+  self_target: 'an administrator cannot do this to their own account through the API',
+  last_admin: 'this is the last administrator who can sign in; make another one first',
   csrf: 'cross-site request refused',
   invalid_token: 'the token is unknown, used or expired',
   email_unverified: 'REQUIRE_EMAIL_VERIFICATION=true and the address is not verified yet',
   reauth_required: 'the password was not proven recently enough; call /api/auth/reauth',
   not_found: 'no such resource (also for another user\'s)',
   email_taken: 'the address belongs to another account',
+  already_enabled: 'an authenticator app is on already; turn it off first',
+  no_pending_setup: 'no authenticator app setup to confirm; start one with POST /api/auth/mfa/totp',
+  mfa_not_enabled: 'two-step sign-in is off for this account',
   payload_too_large: `the body is over ${BODY_LIMIT_BYTES} bytes (refused before parsing)`,
   unsupported_media_type: 'the body is not `application/json`',
   rate_limited: 'too many attempts; see `Retry-After`',
@@ -45,10 +52,21 @@ const RETRY_AFTER = {
   'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer', minimum: 0 } },
 };
 
-function errorResponse(status: number, codes: ErrorCode[]): JsonSchema {
+/** What a code means where an access kind gives it another sense. */
+const ACCESS_ERROR_TEXT: Partial<Record<Access, Partial<Record<ErrorCode, string>>>> = {
+  admin: {
+    mfa_required: 'a pending session: finish the second step of the sign-in first',
+    second_factor_required:
+      'the admin session is not aal2 (not asked when ADMIN_REQUIRE_MFA=false): sign in with two factors or a passkey, step up a remembered device with POST /api/auth/mfa/verify, or add a second factor first',
+    not_found: 'no such user',
+  },
+};
+
+function errorResponse(status: number, codes: ErrorCode[], access?: Access): JsonSchema {
   const unique = [...new Set(codes)];
+  const text = (code: ErrorCode) => (access && ACCESS_ERROR_TEXT[access]?.[code]) ?? ERROR_TEXT[code] ?? code;
   const response: JsonSchema = {
-    description: unique.map((code) => `\`${code}\`: ${ERROR_TEXT[code] ?? code}`).join('; '),
+    description: unique.map((code) => `\`${code}\`: ${text(code)}`).join('; '),
     content: {
       'application/json': {
         schema: { allOf: [{ $ref: '#/components/schemas/Error' }], properties: { code: { enum: unique } } },
@@ -62,7 +80,9 @@ function errorResponse(status: number, codes: ErrorCode[]): JsonSchema {
 function errorsFor(op: OperationSpec): Map<number, ErrorCode[]> {
   const errors = new Map<number, ErrorCode[]>();
   const add = (status: number, ...codes: ErrorCode[]) => errors.set(status, [...(errors.get(status) ?? []), ...codes]);
-  const api = op.path.startsWith('/api/auth/');
+  // The auth API and the administration API share one prelude (API.md, "Conventions").
+  const admin = op.path.startsWith('/api/admin/');
+  const api = admin || op.path.startsWith('/api/auth/');
   if (api) {
     if (op.body || op.query) add(400, 'invalid_input');
     if (op.access === 'guest' || op.access === 'guestOrPending') add(400, 'already_authenticated');
@@ -72,6 +92,10 @@ function errorsFor(op: OperationSpec): Map<number, ErrorCode[]> {
     if (op.access === 'user' || op.access === 'reauth') add(401, 'unauthorized', 'mfa_required');
     if (op.access === 'pending') add(401, 'mfa_required');
     if (op.access === 'reauth') add(403, 'reauth_required');
+    if (op.access === 'admin') {
+      add(401, 'unauthorized', 'mfa_required');
+      add(403, 'forbidden', 'second_factor_required');
+    }
     if (op.method !== 'get') {
       add(403, 'csrf');
       add(413, 'payload_too_large');
@@ -79,7 +103,8 @@ function errorsFor(op: OperationSpec): Map<number, ErrorCode[]> {
       // A body that is not JSON at all is refused by the parser as invalid input.
       add(400, 'invalid_input');
     }
-    add(429, 'rate_limited');
+    // Nothing on /api/admin is rate-limited.
+    if (!admin) add(429, 'rate_limited');
     add(500, 'internal');
     add(503, 'unavailable');
   }
@@ -101,7 +126,7 @@ const COOKIE_HEADERS = {
 
 const NO_STORE = { 'Cache-Control': { description: 'Always `no-store`', schema: { type: 'string', const: 'no-store' } } };
 
-function queryParameters(query: z.ZodObject): JsonSchema[] {
+function queryParameters(query: z.ZodObject, notes: Record<string, string> = {}): JsonSchema[] {
   const schema = z.toJSONSchema(query, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' }) as JsonSchema;
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((schema.required as string[] | undefined) ?? []);
@@ -109,7 +134,7 @@ function queryParameters(query: z.ZodObject): JsonSchema[] {
     name,
     in: 'query',
     required: required.has(name),
-    ...(FIELD_NOTES[name] ? { description: FIELD_NOTES[name] } : {}),
+    ...(notes[name] ?? FIELD_NOTES[name] ? { description: notes[name] ?? FIELD_NOTES[name] } : {}),
     schema: property,
   }));
 }
@@ -122,7 +147,7 @@ function buildOperation(op: OperationSpec): JsonSchema {
     description: [op.description, ACCESS_TEXT[op.access]].filter(Boolean).join('\n\n'),
     'x-latch-access': op.access,
   };
-  if (op.access === 'user' || op.access === 'reauth') operation.security = [{ sessionCookie: [] }, { secureSessionCookie: [] }];
+  if (op.access === 'user' || op.access === 'reauth' || op.access === 'admin') operation.security = [{ sessionCookie: [] }, { secureSessionCookie: [] }];
   else if (op.access === 'metrics') operation.security = [{}, { metricsToken: [] }];
   else operation.security = [];
 
@@ -136,13 +161,13 @@ function buildOperation(op: OperationSpec): JsonSchema {
       schema: { type: 'string' },
     });
   }
-  if (op.query) parameters.push(...queryParameters(op.query));
+  if (op.query) parameters.push(...queryParameters(op.query, op.queryNotes));
   if (parameters.length) operation.parameters = parameters;
 
   if (op.body) {
     operation.requestBody = {
-      required: true,
-      description: `JSON, at most ${BODY_LIMIT_BYTES} bytes. Unknown fields are ignored.`,
+      required: !op.bodyOptional,
+      description: `JSON, at most ${BODY_LIMIT_BYTES} bytes. Unknown fields are ignored.${op.bodyOptional ? ' May be left out (taken as `{}`).' : ''}`,
       content: { 'application/json': { schema: { $ref: `#/components/schemas/${op.body}` } } },
     };
   }
@@ -161,7 +186,7 @@ function buildOperation(op: OperationSpec): JsonSchema {
     out[String(success.status)] = response;
   }
   for (const [status, codes] of errorsFor(op)) {
-    const response = errorResponse(status, codes);
+    const response = errorResponse(status, codes, op.access);
     if (status === 401 && op.access === 'metrics') {
       response.headers = { 'WWW-Authenticate': { description: '`Bearer`', schema: { type: 'string' } } };
     }
@@ -171,12 +196,12 @@ function buildOperation(op: OperationSpec): JsonSchema {
   return operation;
 }
 
-const DESCRIPTION = `Session-based authentication. All auth endpoints live under \`/api/auth\`; bodies are JSON.
+const DESCRIPTION = `Session-based authentication. All auth endpoints live under \`/api/auth\`, the administration API under \`/api/admin\`; bodies are JSON.
 
 Conventions (API.md):
-- A request with a body must be \`Content-Type: application/json\` (415 \`unsupported_media_type\`); bodies over ${BODY_LIMIT_BYTES} bytes get 413 \`payload_too_large\` before any parsing. This holds for every \`/api/auth\` request that carries a body.
+- A request with a body must be \`Content-Type: application/json\` (415 \`unsupported_media_type\`); bodies over ${BODY_LIMIT_BYTES} bytes get 413 \`payload_too_large\` before any parsing. This holds for every \`/api/auth\` and \`/api/admin\` request that carries a body.
 - Every error is \`{"error", "code"}\`, plus \`issues\` for validation errors. Unknown body fields are ignored; a field of the wrong type is 400 \`invalid_input\`.
-- Every \`/api/auth\` answer carries \`Cache-Control: no-store\`; unknown \`/api/*\` paths are 404 \`not_found\`.
+- Every \`/api/auth\` and \`/api/admin\` answer carries \`Cache-Control: no-store\`; unknown \`/api/*\` paths are 404 \`not_found\`.
 - 429 \`rate_limited\` and 503 \`unavailable\` carry \`Retry-After\` (seconds; 1 for 503).
 - State-changing requests (not GET/HEAD/OPTIONS) from another site are 403 \`csrf\` unless the Origin is in TRUSTED_ORIGINS; requests without \`Sec-Fetch-Site\` and \`Origin\` (non-browser clients) pass.
 - The session is carried only by the cookie (\`sid\`, or \`__Host-sid\` when COOKIE_SECURE), never by a query string, header or body.
@@ -207,6 +232,7 @@ function buildDocument(): JsonSchema {
       { name: 'Sessions' },
       { name: 'Account' },
       { name: 'Recovery' },
+      { name: 'Administration' },
       { name: 'Operations' },
       { name: 'Documentation' },
     ],

@@ -3,6 +3,7 @@
  * `operations/`, assembled here in the document's order.
  */
 import { accountOperations, reauthOperation } from './operations/account.js';
+import { adminOperations } from './operations/admin.js';
 import { authOperations } from './operations/auth.js';
 import { deviceOperations } from './operations/devices.js';
 import { documentationOperations } from './operations/docs.js';
@@ -26,4 +27,5 @@ export const OPERATIONS: OperationSpec[] = [
   ...twoStepOperations,
   ...passkeyOperations,
   ...deviceOperations,
+  ...adminOperations,
 ];

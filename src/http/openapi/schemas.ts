@@ -10,6 +10,7 @@ import { errorCodes } from '../../domain/errors.js';
 import {
   authenticationResponseSchema,
   changeEmailBody,
+  disableBody,
   changePasswordBody,
   emailBody,
   loginBody,
@@ -22,6 +23,7 @@ import {
   registerBody,
   registrationResponseSchema,
   resetPasswordBody,
+  roleBody,
   tokenBody,
 } from '../schemas.js';
 import { WEBAUTHN_OPTIONS } from './webauthn.js';
@@ -170,6 +172,38 @@ responses.add(
   }),
   { id: 'DevicesResponse' },
 );
+
+/* Administration (API.md, "Administration"); mirrors `toAdminUser` and `toAdminEvent`. */
+export const adminUserSchema = userResponseSchema
+  .extend({
+    disabled: z.boolean().describe('An administrator disabled the account: it cannot sign in'),
+    disabledReason: z.string().optional().describe('The reason given when it was disabled, if any (only while disabled)'),
+    lastLoginAt: timestamp.nullable().describe('The last sign-in (password, second step or passkey); null before the first'),
+    sessionCount: z.number().int().min(0).describe('Live sessions of the account'),
+  })
+  .describe('An account as administrators see it: a User and its state.');
+export const adminEventSchema = eventResponseSchema
+  .extend({ userId: z.string().nullable().describe('The account the event concerns; null for a failed login naming no account') })
+  .describe('An entry of the audit trail of any account.');
+const nextCursor = (of: string) => z.string().optional().describe(`Pass as \`${of}\` to get the next (older) page; absent on the last page`);
+responses.add(adminUserSchema, { id: 'AdminUser' });
+responses.add(adminEventSchema, { id: 'AdminEvent' });
+responses.add(z.strictObject({ user: adminUserSchema }), { id: 'AdminUserResponse' });
+responses.add(
+  z.strictObject({ users: z.array(adminUserSchema).describe('Newest account first'), next: nextCursor('cursor') }),
+  { id: 'AdminUsersResponse' },
+);
+responses.add(
+  z.strictObject({
+    user: adminUserSchema,
+    sessions: z.array(sessionResponseSchema).describe('Every live session of the account, most recently used first (`current` is always false)'),
+    events: z.array(adminEventSchema).describe('The 20 newest events of the account, newest first'),
+  }),
+  { id: 'AdminUserPage' },
+);
+responses.add(z.strictObject({ events: z.array(adminEventSchema).describe('Newest first'), next: nextCursor('before') }), {
+  id: 'AdminEventsResponse',
+});
 responses.add(z.strictObject({ status: z.literal('ok') }), { id: 'Health' });
 responses.add(
   z.strictObject({
@@ -198,6 +232,8 @@ export const requestSchemas = {
   PasskeyRegisterRequest: passkeyRegisterBody,
   PasskeyRenameRequest: passkeyRenameBody,
   PasskeyLoginRequest: passkeyLoginBody,
+  DisableRequest: disableBody,
+  RoleRequest: roleBody,
 } as const;
 for (const [id, schema] of Object.entries(requestSchemas)) requests.add(schema, { id });
 // Named, so the bodies that carry them refer to one component each.
@@ -221,6 +257,8 @@ export const FIELD_NOTES: Record<string, string> = {
   'PasskeyRenameRequest.name': 'The new name, 1 to 64 characters after trimming',
   'PasskeyRegisterRequest.response': 'The answer of `navigator.credentials.create()` to the options of POST /api/auth/passkeys/register/options',
   'PasskeyLoginRequest.response': 'The answer of `navigator.credentials.get()` to the options of POST /api/auth/passkeys/login/options',
+  'DisableRequest.reason': 'Why, for the administrators (kept on the account as `disabledReason`); 1 to 500 characters after trimming, no control characters but new lines and tabs',
+  'RoleRequest.role': 'The new role; a change ends every session of the account (it signs in again with the new role)',
   rememberDevice: 'Let a password sign-in from this browser skip the second step for MFA_REMEMBER_DEVICE (default 30d)',
   email: 'Trimmed and lower-cased; at most 254 characters',
   newEmail: 'A valid address; trimmed and lower-cased; at most 254 characters',

@@ -25,13 +25,13 @@ export const authOperations: OperationSpec[] = [
     tag: 'Authentication',
     summary: 'Sign in',
     description:
-      'Always issues a NEW session cookie (never reuses one). LOGIN_MAX_FAILURES (default 5 per 15m) failed logins per account and client IP lead to 429. For an account with two-step sign-in on, the right password answers `{mfaRequired, methods}` and the cookie is a pending session (MFA_PENDING_TIMEOUT, default 5 min; it can only finish the second step or log out). A wrong password answers the same for every account.',
+      'Always issues a NEW session cookie (never reuses one). LOGIN_MAX_FAILURES (default 5 per 15m) failed logins per account and client IP lead to 429. For an account with two-step sign-in on, the right password answers `{mfaRequired, methods}` and the cookie is a pending session (MFA_PENDING_TIMEOUT, default 5 min; it can only finish the second step or log out). A wrong password answers the same for every account. The right password of an account an administrator disabled answers 403 `account_disabled` (a wrong one 401 `invalid_credentials`, as for any account).',
     access: 'guest',
     body: 'LoginRequest',
     success: [
       { status: 200, description: 'Signed in, or a second step is needed; a new session cookie is set either way', schema: 'LoginResponse', setsCookie: true },
     ],
-    errors: { 401: ['invalid_credentials'], 403: ['email_unverified'] },
+    errors: { 401: ['invalid_credentials'], 403: ['email_unverified', 'account_disabled'] },
   },
   {
     method: 'post',

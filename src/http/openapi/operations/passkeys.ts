@@ -99,10 +99,10 @@ export const passkeyOperations: OperationSpec[] = [
     tag: 'Passkeys',
     summary: 'Sign in with a passkey',
     description:
-      "Without a password: the passkey verifies its user, so the NEW session is aal2 with methods `[\"passkey\"]` (`rememberMe` as for a password login). An unknown credential, a bad signature, a wrong origin or rp id, no user verification, an unknown, used or expired challenge, or a signature counter that went back (recorded as `passkey_counter_error`): all are 401 `invalid_credentials` and nothing is created. A pending session this browser still held ends. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie.",
+      "Without a password: the passkey verifies its user, so the NEW session is aal2 with methods `[\"passkey\"]` (`rememberMe` as for a password login). An unknown credential, a bad signature, a wrong origin or rp id, no user verification, an unknown, used or expired challenge, or a signature counter that went back (recorded as `passkey_counter_error`): all are 401 `invalid_credentials` and nothing is created. A passkey that verifies, of an account an administrator disabled, answers 403 `account_disabled`; with REQUIRE_EMAIL_VERIFICATION=true, of an unverified address 403 `email_unverified`. A pending session this browser still held ends. A first sign-in from a browser mails the owner (NEW_DEVICE_ALERTS) and sets the device cookie.",
     access: 'guest',
     body: 'PasskeyLoginRequest',
     success: [{ status: 200, description: 'Signed in; a new session cookie is set', schema: 'UserResponse', setsCookie: true }],
-    errors: { 401: ['invalid_credentials'] },
+    errors: { 401: ['invalid_credentials'], 403: ['account_disabled', 'email_unverified'] },
   },
 ];

@@ -32,7 +32,7 @@ export const recoveryOperations: OperationSpec[] = [
     tag: 'Recovery',
     summary: 'Ask for a password reset mail',
     description:
-      'The answer is identical, and given before any lookup, whether or not the account exists. Mail is throttled silently; past the budget no new link is made, so the link already mailed keeps working.',
+      'The answer is identical, and given before any lookup, whether or not the account exists. Mail is throttled silently; past the budget no new link is made, so the link already mailed keeps working. An account an administrator disabled is mailed nothing.',
     access: 'anyone',
     body: 'EmailRequest',
     success: [{ status: 202, description: 'Accepted (whether or not the account exists)', schema: 'Message' }],
@@ -43,11 +43,11 @@ export const recoveryOperations: OperationSpec[] = [
     operationId: 'resetPassword',
     tag: 'Recovery',
     summary: 'Set a new password with a reset token',
-    description: 'A credential change: every session, every other mailed link and every login still in flight end; the account\'s login throttles are lifted. There is no automatic login.',
+    description: 'A credential change: every session, every other mailed link and every login still in flight end; the account\'s login throttles are lifted. There is no automatic login. The link of an account an administrator disabled (one mailed by POST /api/admin/users/{id}/password-reset after it was disabled) answers 403 `account_disabled` and stays unused.',
     access: 'anyone',
     body: 'ResetPasswordRequest',
     success: [{ status: 200, description: 'Password reset', schema: 'UserResponse' }],
-    errors: { 400: ['invalid_token', 'weak_password'] },
+    errors: { 400: ['invalid_token', 'weak_password'], 403: ['account_disabled'] },
   },
   {
     method: 'post',

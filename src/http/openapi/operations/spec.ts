@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import type { ErrorCode } from '../../../domain/errors.js';
 import type { JsonSchema, requestSchemas } from '../schemas.js';
 
-export type Access = 'guest' | 'user' | 'reauth' | 'pending' | 'guestOrPending' | 'anyone' | 'metrics';
+export type Access = 'guest' | 'user' | 'reauth' | 'pending' | 'guestOrPending' | 'admin' | 'anyone' | 'metrics';
 export type Method = 'get' | 'post' | 'patch' | 'delete';
 
 export interface Success {
@@ -20,12 +20,16 @@ export interface OperationSpec {
   method: Method;
   path: string;
   operationId: string;
-  tag: 'Authentication' | 'Two-step sign-in' | 'Passkeys' | 'Sessions' | 'Account' | 'Recovery' | 'Operations' | 'Documentation';
+  tag: 'Authentication' | 'Two-step sign-in' | 'Passkeys' | 'Sessions' | 'Account' | 'Recovery' | 'Administration' | 'Operations' | 'Documentation';
   summary: string;
   description?: string;
   access: Access;
   body?: keyof typeof requestSchemas;
+  /** The body may be left out (the request is then taken as `{}`). */
+  bodyOptional?: boolean;
   query?: z.ZodObject;
+  /** Notes on query parameters of this operation, over the shared FIELD_NOTES. */
+  queryNotes?: Record<string, string>;
   /** The path has an `{id}`: what it names. */
   pathId?: string;
   success: Success[];
@@ -42,6 +46,8 @@ export const ACCESS_TEXT: Record<Access, string> = {
     'Needs a pending session (the cookie set by a password login that answered `mfaRequired`), or a signed-in aal1 session of an account with two-step on (a remembered device stepping up). Anything else gets 401 `mfa_required` (sign in again).',
   guestOrPending:
     'Open to guests, to a pending session (the second step of a password sign-in) and to a signed-in aal1 session of an account with two-step on (a remembered device stepping up); any other signed-in session gets 400 `already_authenticated`.',
+  admin:
+    'Administrators only (API.md, "Administration"): without a session 401 `unauthorized`; a pending session (the second step of a sign-in is not finished) 401 `mfa_required`; a signed-in user who is not an admin 403 `forbidden`; an admin session that is not aal2 (proven by two factors or by a passkey) 403 `second_factor_required`, unless ADMIN_REQUIRE_MFA=false.',
   anyone: 'Open to anyone, signed in or not.',
   metrics:
     'Open, unless METRICS_TOKEN is set: then `Authorization: Bearer <METRICS_TOKEN>` is required. In production (NODE_ENV=production) without METRICS_TOKEN it is not served (404).',
