@@ -12,6 +12,7 @@ export function accountPage(user: User, rules: PasswordRules): string {
   return page({
     title: 'Your account',
     signedIn: true,
+    admin: user.role === 'admin',
     scripts: ['/assets/account.js'],
     body: html`<h1>Your account</h1>
 <section class="card" aria-labelledby="profile-h">

@@ -1,5 +1,6 @@
 /** The pages of a visitor who is not signed in: sign in, register, forgot/reset password, verify email. */
-import { field, formAlert, html, page } from './html.js';
+import type { User } from '../domain/user.js';
+import { field, formAlert, html, page, type Html } from './html.js';
 
 export interface PasswordRules {
   minLength: number;
@@ -64,14 +65,30 @@ export type SecondStepMethod = (typeof SECOND_STEP_METHODS)[number];
  * script keeps only the shown one enabled.
  */
 export function secondStepPage(next: string | undefined, methods: readonly SecondStepMethod[] = SECOND_STEP_METHODS): string {
-  const has = (method: SecondStepMethod) => methods.includes(method);
-  const codes = has('totp') || has('recovery_code');
   return page({
     title: 'Two-step sign-in',
-    scripts: has('passkey') ? ['/assets/passkey-sign-in.js'] : [],
+    scripts: methods.includes('passkey') ? ['/assets/passkey-sign-in.js'] : [],
     body: html`<section class="card narrow">
 <h1>Two-step sign-in</h1>
-<form id="second-step-form" novalidate data-next="${next ?? ''}">
+${secondStepForm(next, methods)}
+<p class="links"><a href="/login">Start again</a></p>
+</section>`,
+  });
+}
+
+/**
+ * The form of the second step (pages.js and passkey-sign-in.js drive it). It also steps up a
+ * signed-in session that proved the password alone (a remembered browser): that browser is
+ * remembered already, so `rememberDevice: false` leaves the offer out.
+ */
+export function secondStepForm(
+  next: string | undefined,
+  methods: readonly SecondStepMethod[],
+  { rememberDevice = true }: { rememberDevice?: boolean } = {},
+): Html {
+  const has = (method: SecondStepMethod) => methods.includes(method);
+  const codes = has('totp') || has('recovery_code');
+  return html`<form id="second-step-form" novalidate data-next="${next ?? ''}">
   ${has('passkey')
     ? html`<div class="passkey" data-passkey hidden>
     <p>Confirm with a passkey of your account: your fingerprint, face or screen lock, or a security key.</p>
@@ -92,17 +109,16 @@ export function secondStepPage(next: string | undefined, methods: readonly Secon
   </div>`
     : ''}
   ${codes ? html`<p><button type="button" class="link" id="method-toggle" aria-controls="second-step-form">Use a recovery code instead</button></p>` : ''}
-  <div class="check">
+  ${rememberDevice
+    ? html`<div class="check">
     <input id="rememberDevice" name="rememberDevice" type="checkbox" aria-describedby="rememberDevice-hint">
     <label for="rememberDevice">Remember this device</label>
   </div>
-  <p class="hint" id="rememberDevice-hint">On a device only you use, your password alone signs you in here for a while.</p>
+  <p class="hint" id="rememberDevice-hint">On a device only you use, your password alone signs you in here for a while.</p>`
+    : ''}
   ${formAlert}
   ${codes ? html`<button type="submit">Verify</button>` : ''}
-</form>
-<p class="links"><a href="/login">Start again</a></p>
-</section>`,
-  });
+</form>`;
 }
 
 export function registerPage(rules: PasswordRules): string {
@@ -163,10 +179,12 @@ ${token
  * Verification needs a click: a GET that consumed the token would let mail scanners and link
  * previews verify an address nobody opened.
  */
-export function verifyEmailPage(token: string | undefined, signedIn: boolean): string {
+export function verifyEmailPage(token: string | undefined, viewer: User | undefined): string {
+  const signedIn = viewer !== undefined;
   return page({
     title: 'Verify email',
     signedIn,
+    admin: viewer?.role === 'admin',
     body: html`<section class="card narrow">
 <h1>Verify your email address</h1>
 ${token

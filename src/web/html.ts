@@ -33,7 +33,7 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): Html 
 export interface FieldOptions {
   name: string;
   label: string;
-  type?: 'text' | 'email' | 'password' | 'hidden';
+  type?: 'text' | 'email' | 'password' | 'hidden' | 'search';
   autocomplete?: string;
   value?: string;
   hint?: string;
@@ -41,6 +41,8 @@ export interface FieldOptions {
   strength?: { minLength: number; maxLength: number };
   /** Prefix for the element ids, so two forms on one page can share field names. */
   idPrefix?: string;
+  /** May be left empty (fields are required unless they say so). */
+  optional?: boolean;
   /** Further input attributes (inputmode, pattern, …); names and values are escaped like any other. */
   attributes?: Record<string, string>;
 }
@@ -55,7 +57,7 @@ export function field(o: FieldOptions): Html {
     : '';
   return html`<div class="field">
   <label for="${id}">${o.label}</label>
-  <input id="${id}" name="${o.name}" type="${o.type ?? 'text'}"${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}${o.value !== undefined ? html` value="${o.value}"` : ''} required aria-describedby="${described}"${extra}${strength}>
+  <input id="${id}" name="${o.name}" type="${o.type ?? 'text'}"${o.autocomplete ? html` autocomplete="${o.autocomplete}"` : ''}${o.value !== undefined ? html` value="${o.value}"` : ''}${o.optional ? '' : html` required`} aria-describedby="${described}"${extra}${strength}>
   ${o.strength ? html`<div class="strength" id="${id}-hint" aria-live="polite"><meter min="0" max="4" low="2" high="3" optimum="4" value="0"></meter><p class="hint"></p></div>` : ''}
   ${o.hint && !o.strength ? html`<p class="hint" id="${id}-hint">${o.hint}</p>` : ''}
   <p class="error" id="${id}-error" data-error-for="${o.name}" hidden></p>
@@ -70,13 +72,15 @@ export interface PageOptions {
   /** Extra modules for this page, besides the shared ones. */
   scripts?: string[];
   signedIn?: boolean;
+  /** The header links to the administration pages: for a signed-in administrator only. */
+  admin?: boolean;
   body: Html;
 }
 
 export function page(o: PageOptions): string {
   const scripts = ['/assets/pages.js', ...(o.scripts ?? [])];
   const nav = o.signedIn
-    ? html`<a href="/account">Account</a>
+    ? html`${o.admin ? html`<a href="/admin">Admin</a>` : ''}<a href="/account">Account</a>
       <form id="logout-form" class="inline"><button type="submit" class="link">Sign out</button></form>`
     : html`<a href="/login">Sign in</a><a href="/register">Create account</a>`;
   return html`<!doctype html>

@@ -13,11 +13,13 @@ import { parse as parseCookies } from 'cookie';
 import express, { Router, type Request, type RequestHandler, type Response } from 'express';
 import QRCode from 'qrcode';
 import type { Latch } from '../latch.js';
+import { assuranceOf } from '../domain/assurance.js';
 import { LatchError } from '../domain/errors.js';
 import { codePointLength } from '../domain/password-policy.js';
 import { crossSiteProtection } from '../http/middleware/cross-site.js';
 import { jsonBody } from '../http/middleware/json-body.js';
 import { accountPage } from './account-page.js';
+import { adminSecondStepPage, adminUserPage, adminUsersPage, notAdminPage } from './admin-pages.js';
 import {
   forgotPasswordPage,
   loginPage,
@@ -156,6 +158,29 @@ export function createWebRouter(latch: Latch): Router {
   });
 
   /**
+   * The administration pages let in whom the admin API lets in (API.md, "Administration"): an
+   * administrator, with a two-step session unless ADMIN_REQUIRE_MFA=false. Others get a page
+   * that says why (403), never a shell whose every call would fail.
+   */
+  const adminOnly: RequestHandler = (req, res, next) => {
+    const path = safeNext(req.originalUrl) ?? '/admin';
+    if (req.latchPending) return res.redirect(303, `/login/second-step?next=${encodeURIComponent(path)}`);
+    if (!req.latch) return res.redirect(303, toLogin(req, encodeURIComponent(path)));
+    const { user, session } = req.latch;
+    if (user.role !== 'admin') return send(res, notAdminPage(), 403);
+    if (config.adminRequireMfa && assuranceOf(session.methods) !== 'aal2') {
+      return send(res, adminSecondStepPage(path, user), 403);
+    }
+    next();
+  };
+  router.get('/admin', load, adminOnly, (req, res) => {
+    const limit = Number(query(req, 'limit'));
+    const view = { query: query(req, 'query'), cursor: query(req, 'cursor') };
+    send(res, adminUsersPage(Number.isInteger(limit) && limit >= 1 && limit <= 100 ? { ...view, limit } : view));
+  });
+  router.get('/admin/users/:id', load, adminOnly, (req, res) => send(res, adminUserPage(String(req.params.id), req.latch!.user)));
+
+  /**
    * The QR code of an authenticator-app setup, as SVG. The `otpauth://` URI holds the secret, so
    * it comes in a POST body from the account page's script, never in a URL that a log, a proxy,
    * the history or a Referer would keep (THREATS.md item 10); the answer is never cached. Only
@@ -177,6 +202,6 @@ export function createWebRouter(latch: Latch): Router {
   });
   router.get('/forgot-password', (_req, res) => send(res, forgotPasswordPage()));
   router.get('/reset-password', (req, res) => send(res, resetPasswordPage(query(req, 'token'), rules)));
-  router.get('/verify-email', load, (req, res) => send(res, verifyEmailPage(query(req, 'token'), req.latch !== undefined)));
+  router.get('/verify-email', load, (req, res) => send(res, verifyEmailPage(query(req, 'token'), req.latch?.user)));
   return router;
 }

@@ -2,9 +2,8 @@
 // A 401 saying the session is gone (signed out elsewhere, or ended by wrong step-up codes): back to sign in.
 import { api, clearErrors, goToLogin, onSubmit, showAlert, showError } from './lib.js';
 import { authenticationButton, ceremonyError, passkeysSupported, startRegistration, wasAborted } from './passkeys.js';
+import { byId, day, describeAgent, el, eventText, status, when } from './present.js';
 import { codeMethods, copyText, downloadText, groupsOfFour, readCode, showCodeError, showCodeTypo } from './two-step.js';
-
-const byId = (id) => document.getElementById(id);
 
 async function call(method, path, body) {
   const res = await api(method, path, body);
@@ -13,50 +12,6 @@ async function call(method, path, body) {
     return new Promise(() => {}); // the page is going away; nothing after this should run
   }
   return res;
-}
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(props)) {
-    if (key === 'class') node.className = value;
-    else if (key === 'text') node.textContent = value;
-    else node.setAttribute(key, value);
-  }
-  node.append(...children);
-  return node;
-}
-
-function status(id, message) {
-  const box = byId(id);
-  box.textContent = message;
-  box.hidden = false;
-}
-
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
-const when = (iso) => el('time', { datetime: iso, text: dateFormat.format(new Date(iso)) });
-const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
-const day = (iso) => el('time', { datetime: iso, text: dayFormat.format(new Date(iso)) });
-
-/** "Chrome on Linux" from a User-Agent string; good enough to recognise one's own devices. */
-export function describeAgent(ua) {
-  if (!ua) return 'Unknown device';
-  const browser =
-    /Edg\//.test(ua) ? 'Edge'
-    : /OPR\//.test(ua) ? 'Opera'
-    : /Firefox\//.test(ua) ? 'Firefox'
-    : /(Headless)?Chrom(e|ium)\//.test(ua) ? 'Chrome'
-    : /Safari\//.test(ua) && /Version\//.test(ua) ? 'Safari'
-    : /^curl\//.test(ua) ? 'curl'
-    : ua.split(/[ /]/)[0] || 'Unknown browser';
-  const os =
-    /iPhone|iPad|iPod/.test(ua) ? 'iOS'
-    : /Android/.test(ua) ? 'Android'
-    : /Windows/.test(ua) ? 'Windows'
-    : /Mac OS X|Macintosh/.test(ua) ? 'macOS'
-    : /CrOS/.test(ua) ? 'ChromeOS'
-    : /Linux/.test(ua) ? 'Linux'
-    : '';
-  return os ? `${browser} on ${os}` : browser;
 }
 
 async function loadSessions() {
@@ -134,35 +89,6 @@ async function forget(device, button) {
   byId('devices-h').focus(); // the button that had the focus is gone
 }
 
-const EVENT_TEXT = {
-  registered: 'Account created',
-  login_succeeded: 'Signed in',
-  login_failed: 'Failed sign-in attempt',
-  login_throttled: 'Sign-in attempts blocked (too many)',
-  logout: 'Signed out',
-  reauthenticated: 'Password confirmed',
-  session_revoked: 'A session was signed out',
-  sessions_revoked: 'Signed out everywhere else',
-  password_changed: 'Password changed',
-  password_reset: 'Password reset by email',
-  email_verified: 'Email address verified',
-  email_change_requested: 'Email change requested',
-  email_changed: 'Email address changed',
-  account_deleted: 'Account deleted',
-  mfa_challenged: 'Password accepted, second step asked',
-  mfa_succeeded: 'Signed in with two-step sign-in',
-  mfa_failed: 'Wrong two-step code',
-  totp_enabled: 'Two-step sign-in turned on',
-  totp_disabled: 'Two-step sign-in turned off',
-  recovery_codes_generated: 'New recovery codes made',
-  recovery_code_used: 'Signed in with a recovery code',
-  new_device: 'Signed in from a new browser',
-  device_forgotten: 'A remembered browser was forgotten',
-  passkey_added: 'Passkey added',
-  passkey_removed: 'Passkey removed',
-  passkey_login: 'Signed in with a passkey',
-  passkey_counter_error: 'A passkey was refused: its counter went backwards (it may have been copied)',
-};
 
 let eventsCursor;
 
@@ -173,7 +99,7 @@ async function loadEvents(more = false) {
   const list = byId('events');
   if (!res.ok) return list.replaceChildren(el('li', { class: 'error', text: res.data.error }));
   const items = res.data.events.map((e) =>
-    el('li', {}, el('strong', { text: EVENT_TEXT[e.type] ?? e.type.replace(/_/g, ' ') }), el('span', { class: 'muted' }, ' · ', when(e.at), ` · ${describeAgent(e.userAgent)} · IP ${e.ip || 'unknown'}`)),
+    el('li', {}, el('strong', { text: eventText(e.type) }), el('span', { class: 'muted' }, ' · ', when(e.at), ` · ${describeAgent(e.userAgent)} · IP ${e.ip || 'unknown'}`)),
   );
   if (more) list.append(...items);
   else list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted', text: 'Nothing yet.' })]));

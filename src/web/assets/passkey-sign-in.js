@@ -80,7 +80,7 @@ if (secondStepButton) {
     requestOptions,
     closed: `The passkey prompt was closed; you can try again${codes ? ' or enter a code' : ''}.`,
     finish: async (response) => {
-      const rememberDevice = byId('rememberDevice').checked;
+      const rememberDevice = byId('rememberDevice')?.checked === true; // not offered on a step-up
       const res = await api('POST', '/api/auth/mfa/verify', { method: 'passkey', response, rememberDevice });
       if (res.ok) signedIn(form.dataset.next);
       else if (res.data.code === 'mfa_required') secondStepEnded(form.dataset.next);
