@@ -107,6 +107,8 @@ export class AdminService {
 
   /** Lets the account sign in again (its old sessions stay ended). */
   async enable(userId: string, acting: Acting): Promise<AdminUser> {
+    const entry = await this.entry(userId);
+    if (entry.disabled === null) return this.withSessionCount(entry); // nothing to do, nothing recorded
     if (!(await this.deps.users.enable(userId))) throw notFound();
     await this.record('account_enabled', userId, acting);
     return this.fresh(userId);
@@ -121,6 +123,8 @@ export class AdminService {
   }
 
   async sendPasswordReset(userId: string, acting: Acting): Promise<void> {
+    // A disabled account's reset is refused like its sign-in: a link would be of no use.
+    if ((await this.entry(userId)).disabled) throw new LatchError('account_disabled', 'This account is disabled; enable it first, then send the link');
     if (!(await this.deps.recovery.sendResetLink(userId, acting.actor, acting.client))) throw notFound();
   }
 
@@ -144,6 +148,8 @@ export class AdminService {
   /** A new role; the account's sessions end (it signs in again with the new role). */
   async setRole(userId: string, role: Role, acting: Acting): Promise<AdminUser> {
     notSelf(userId, acting, 'change the role of');
+    const entry = await this.entry(userId);
+    if (entry.role === role) return this.withSessionCount(entry); // already so: nothing ends
     const changed = await this.deps.changes.apply(userId, { role });
     if (!changed.ok && changed.reason === 'last_admin') {
       throw new LatchError('last_admin', 'This is the last administrator who can sign in; make another one first');
