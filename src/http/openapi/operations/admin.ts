@@ -75,9 +75,9 @@ export const adminOperations: OperationSpec[] = [
     path: '/api/admin/users/{id}/password-reset',
     operationId: 'adminSendPasswordReset',
     summary: 'Mail the user a password reset link',
-    description: `The same link as POST /api/auth/password/forgot mails, sent whatever the mail budget; nothing else changes until the user follows it. ${TRAIL} (\`password_reset_requested\`).`,
+    description: `The same link as POST /api/auth/password/forgot mails, sent whatever the mail budget; nothing else changes until the user follows it. A disabled account is refused (403 \`account_disabled\`: its reset would be refused too; enable it first). ${TRAIL} (\`password_reset_requested\`).`,
     success: [{ status: 202, description: 'A reset link was mailed to the user', schema: 'Message' }],
-    errors: { 404: ['not_found'] },
+    errors: { 403: ['account_disabled'], 404: ['not_found'] },
   }),
   onUser({
     method: 'delete',
