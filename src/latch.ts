@@ -341,7 +341,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   });
 
   const admin = new AdminService({
-    directory: new SqlAdminDirectory(database.db),
+    directory: new SqlAdminDirectory(database.db, database.dialect),
     users,
     sessions,
     changes,

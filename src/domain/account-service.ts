@@ -114,7 +114,9 @@ export class AccountService {
    */
   async remove(userId: string, client: ClientInfo, by: { sessionId?: string; actor?: Actor }): Promise<boolean> {
     const { users, sessions, audit, events, clock } = this.deps;
-    const gone = await users.delete(userId);
+    // An administrator (or the command line) never deletes the last admin who can sign in.
+    const gone = await users.delete(userId, { keepAnAdmin: by.actor !== undefined });
+    if (gone === 'last_admin') throw lastAdmin();
     if (!gone) return false;
     await sessions.deleteByUser(userId, { epoch: gone.epoch });
     // The account's history goes with it; one pseudonymous line records that it went.
@@ -133,4 +135,8 @@ export class AccountService {
     const event = { type, userId: auth.user.id, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, sessionId };
     return this.deps.events.record(count === undefined ? event : { ...event, count });
   }
+}
+
+export function lastAdmin(): LatchError {
+  return new LatchError('last_admin', 'This is the last administrator who can sign in; make another one first');
 }

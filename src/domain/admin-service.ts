@@ -12,7 +12,7 @@
  * - The last admin who can sign in is never demoted, also under two racing demotions
  *   (UserRepository.changeCredentials).
  */
-import type { AccountService } from './account-service.js';
+import { lastAdmin, type AccountService } from './account-service.js';
 import type { Actor, AuditLog, AuthEventPage, AuthEventSink, AuthEventType } from './auth-events.js';
 import type { CredentialChanges } from './credential-change.js';
 import type { Devices } from './devices.js';
@@ -100,6 +100,7 @@ export class AdminService {
     notSelf(userId, acting, 'disable');
     const disabled: Disabled = { at: this.deps.clock.now(), reason: reason ?? null, by: actorName(acting.actor) };
     const changed = await this.deps.changes.apply(userId, { disabled });
+    if (!changed.ok && changed.reason === 'last_admin') throw lastAdmin();
     if (!changed.ok) throw notFound();
     await this.record('account_disabled', userId, acting, { count: changed.ended });
     return this.fresh(userId);
@@ -151,9 +152,7 @@ export class AdminService {
     const entry = await this.entry(userId);
     if (entry.role === role) return this.withSessionCount(entry); // already so: nothing ends
     const changed = await this.deps.changes.apply(userId, { role });
-    if (!changed.ok && changed.reason === 'last_admin') {
-      throw new LatchError('last_admin', 'This is the last administrator who can sign in; make another one first');
-    }
+    if (!changed.ok && changed.reason === 'last_admin') throw lastAdmin();
     if (!changed.ok) throw notFound();
     await this.record('role_changed', userId, acting, { count: changed.ended });
     return this.fresh(userId);

@@ -49,8 +49,8 @@ export interface UserRepository {
   /**
    * A credential change: bumps the user's credential epoch and writes `update` in one atomic
    * step. With `ifEpoch`, only while the epoch is still that one (`stale` otherwise): a mailed
-   * link confirmed after a later change must not win. A demotion (`role: 'user'`) of the last
-   * admin who can sign in is refused (`last_admin`), also when two demotions race.
+   * link confirmed after a later change must not win. Demoting or disabling the last admin who
+   * can sign in is refused (`last_admin`), also when two such changes race.
    */
   changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult>;
   /**
@@ -59,7 +59,7 @@ export interface UserRepository {
    * store that keeps its own copy of the epoch (Redis). Returns that last epoch, or null when
    * there was no such account.
    */
-  delete(userId: string): Promise<{ epoch: number } | null>;
+  delete(userId: string, options?: { keepAnAdmin?: boolean }): Promise<{ epoch: number } | null | 'last_admin'>;
   /** Lets a disabled account sign in again; null when there is no such account. */
   enable(userId: string): Promise<User | null>;
   /** Marks the address verified, if it is still the account's address. Returns the user, or null. */

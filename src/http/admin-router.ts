@@ -4,7 +4,8 @@
  * mapping as the auth API. Parse, call AdminService (the same domain rules as the owner's own
  * flows), answer.
  */
-import { Router, type Request } from 'express';
+import { Router, type Request, type RequestHandler } from 'express';
+import { LatchError } from '../domain/errors.js';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import type { Acting, AdminService } from '../domain/admin-service.js';
@@ -52,7 +53,13 @@ export function createAdminRouter({ config, admin, guards, logger, errorObserver
     });
   });
 
-  router.post('/users/:id/disable', async (req, res) => {
+  // An admin's own account is not the API's to disable, demote or delete: said first, before
+  // the body is even read (API.md, "Administration").
+  const notSelf: RequestHandler = (req, _res, next) => {
+    next(req.params.id === req.latch!.user.id ? new LatchError('self_target', 'You cannot change your own account here') : undefined);
+  };
+
+  router.post('/users/:id/disable', notSelf, async (req, res) => {
     const { reason } = parseBody(disableBody, req.body);
     sendJson(res, 200, { user: toAdminUser(await admin.disable(id(req), reason, acting(req))) });
   });
@@ -75,12 +82,12 @@ export function createAdminRouter({ config, admin, guards, logger, errorObserver
     res.status(204).end();
   });
 
-  router.post('/users/:id/role', async (req, res) => {
+  router.post('/users/:id/role', notSelf, async (req, res) => {
     const { role } = parseBody(roleBody, req.body);
     sendJson(res, 200, { user: toAdminUser(await admin.setRole(id(req), role, acting(req))) });
   });
 
-  router.delete('/users/:id', async (req, res) => {
+  router.delete('/users/:id', notSelf, async (req, res) => {
     await admin.remove(id(req), acting(req));
     res.status(204).end();
   });

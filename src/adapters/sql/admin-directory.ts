@@ -5,7 +5,8 @@
  */
 import { sql, type Kysely } from 'kysely';
 import type { AdminDirectory, DirectoryEntry } from '../../domain/admin-service.js';
-import type { Database } from './schema.js';
+import type { Database, Dialect } from './schema.js';
+import { foldForSearch } from './database.js';
 import { guarded } from './errors.js';
 import { disabledOf, toUser } from './user-repository.js';
 
@@ -13,18 +14,23 @@ import { disabledOf, toUser } from './user-repository.js';
 const SIGN_IN_EVENTS = ['login_succeeded', 'passkey_login', 'mfa_succeeded'];
 
 export class SqlAdminDirectory implements AdminDirectory {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
   search(filter: { query?: string; cursor?: string; limit: number }): Promise<{ users: DirectoryEntry[]; next?: string }> {
     return guarded(async () => {
       let query = this.select().orderBy('users.created_at', 'desc').orderBy('users.id', 'desc').limit(filter.limit + 1);
       if (filter.query) {
-        // Case-insensitive on both databases; LIKE's own wildcards in the query are literal.
-        const pattern = `%${filter.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        // Case-insensitive on both databases (PostgreSQL's lower() folds by its UTF-8 locale,
+        // SQLite's only ASCII: there latch_fold, database.ts); LIKE's wildcards are literal.
+        const pattern = `%${foldForSearch(filter.query).replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const fold = this.dialect === 'sqlite' ? 'latch_fold' : 'lower';
         query = query.where((eb) =>
           eb.or([
-            eb(sql`lower(users.email)`, 'like', sql`${pattern} escape '\\'`),
-            eb(sql`lower(users.name)`, 'like', sql`${pattern} escape '\\'`),
+            eb(sql`${sql.raw(fold)}(users.email)`, 'like', sql`${pattern} escape '\\'`),
+            eb(sql`${sql.raw(fold)}(users.name)`, 'like', sql`${pattern} escape '\\'`),
           ]),
         );
       }

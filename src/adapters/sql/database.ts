@@ -43,6 +43,10 @@ function openSqlite(path: string): SqlDatabase {
   database.pragma('busy_timeout = 2000');
   database.pragma('foreign_keys = ON');
   database.defaultSafeIntegers(false);
+  // SQLite's lower() folds ASCII only; searches fold names like "ÅNGSTRÖM" with this instead.
+  database.function('latch_fold', { deterministic: true }, (value: unknown) =>
+    typeof value === 'string' ? foldForSearch(value) : value,
+  );
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
   return wrap(db, { dialect: 'sqlite', database });
 }
@@ -77,4 +81,9 @@ function wrap(db: Kysely<Database>, driver: SqlDriver): SqlDatabase {
     driver,
     close: () => db.destroy(),
   };
+}
+
+/** How the administrators' search compares names and addresses (both sides folded alike). */
+export function foldForSearch(value: string): string {
+  return value.normalize('NFKC').toLowerCase();
 }

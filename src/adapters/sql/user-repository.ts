@@ -1,8 +1,11 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { CreateUserResult, CredentialChangeResult, CredentialUpdate, UserRepository } from '../../domain/ports.js';
 import type { Disabled, User, UserWithPassword } from '../../domain/user.js';
 import type { Database, Dialect, UsersTable } from './schema.js';
 import { guarded, isUniqueViolation } from './errors.js';
+
+/** The advisory lock key of the last-admin rule (any constant of Latch's own). */
+const ADMIN_RULE_LOCK = 0x1a7c4_ad;
 
 export class SqlUserRepository implements UserRepository {
   constructor(
@@ -48,9 +51,10 @@ export class SqlUserRepository implements UserRepository {
     });
   }
 
-  delete(userId: string): Promise<{ epoch: number } | null> {
+  delete(userId: string, options: { keepAnAdmin?: boolean } = {}): Promise<{ epoch: number } | null | 'last_admin'> {
     return guarded(() =>
       this.db.transaction().execute(async (tx) => {
+        if (options.keepAnAdmin && (await this.isLastAdmin(tx, userId))) return 'last_admin' as const;
         const bumped = await tx
           .updateTable('users')
           .set((eb) => ({ credential_epoch: eb('credential_epoch', '+', 1) }))
@@ -85,24 +89,28 @@ export class SqlUserRepository implements UserRepository {
   }
 
   changeCredentials(userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
-    if (update.role === 'user') {
-      return guarded(() => this.db.transaction().execute((tx) => this.demote(tx, userId, update, ifEpoch)));
+    // Demoting or disabling an admin must leave one who can sign in.
+    if (update.role === 'user' || (update.disabled !== undefined && update.disabled !== null)) {
+      return guarded(() =>
+        this.db.transaction().execute(async (tx) =>
+          (await this.isLastAdmin(tx, userId)) ? { ok: false, reason: 'last_admin' } : this.change(tx, userId, update, ifEpoch),
+        ),
+      );
     }
     return guarded(() => this.change(this.db, userId, update, ifEpoch));
   }
 
   /**
-   * A demotion keeps one admin who can sign in. PostgreSQL: the admins' rows are locked first,
-   * so two demotions racing (each of the other) run one after the other and the second sees
-   * the first. SQLite: writers are serialized by the database itself.
+   * Whether `userId` is an admin and no other admin who can sign in remains. PostgreSQL: every
+   * such check takes one transaction-scoped advisory lock first, so two demotions, disables or
+   * deletions racing (each of the other) run one after the other and the second sees the first
+   * committed (row locks taken by many racing transactions deadlocked). SQLite: writers are
+   * serialized by the database itself.
    */
-  private async demote(tx: Kysely<Database>, userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {
-    let admins = tx.selectFrom('users').select(['id', 'disabled_at']).where('role', '=', 'admin');
-    if (this.dialect === 'postgres') admins = admins.forUpdate();
-    const rows = await admins.execute();
-    const target = rows.find((r) => r.id === userId);
-    if (target && !rows.some((r) => r.id !== userId && r.disabled_at === null)) return { ok: false, reason: 'last_admin' };
-    return this.change(tx, userId, update, ifEpoch);
+  private async isLastAdmin(tx: Kysely<Database>, userId: string): Promise<boolean> {
+    if (this.dialect === 'postgres') await sql`select pg_advisory_xact_lock(${ADMIN_RULE_LOCK})`.execute(tx);
+    const rows = await tx.selectFrom('users').select(['id', 'disabled_at']).where('role', '=', 'admin').execute();
+    return rows.some((r) => r.id === userId) && !rows.some((r) => r.id !== userId && r.disabled_at === null);
   }
 
   private async change(db: Kysely<Database>, userId: string, update: CredentialUpdate, ifEpoch?: number): Promise<CredentialChangeResult> {

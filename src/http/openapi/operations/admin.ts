@@ -9,6 +9,9 @@ const TRAIL =
 
 const NOT_SELF = 'An administrator cannot do this to their own account here: 409 `self_target`, checked before anything else about the target.';
 
+const KEEP_AN_ADMIN =
+  'The last administrator who can sign in is never disabled, demoted or deleted: 409 `last_admin`, also when two administrators act on each other at once (one wins).';
+
 const CREDENTIAL_CHANGE =
   'A credential change: every session of the user, every mailed link (reset, verification, email change) and every login still in flight end at once.';
 
@@ -46,11 +49,11 @@ export const adminOperations: OperationSpec[] = [
     path: '/api/admin/users/{id}/disable',
     operationId: 'adminDisableUser',
     summary: 'Disable an account',
-    description: `${CREDENTIAL_CHANGE} From then on the account's right password, or its passkey, answers 403 \`account_disabled\` (a wrong password 401 \`invalid_credentials\` as always), and POST /api/auth/password/forgot mails it nothing. Disabling a disabled account again records it anew, with the new reason (or none). ${NOT_SELF} ${TRAIL} (\`account_disabled\`).`,
+    description: `${CREDENTIAL_CHANGE} From then on the account's right password, or its passkey, answers 403 \`account_disabled\` (a wrong password 401 \`invalid_credentials\` as always), and POST /api/auth/password/forgot mails it nothing. Disabling a disabled account again records it anew, with the new reason (or none). ${NOT_SELF} ${KEEP_AN_ADMIN} ${TRAIL} (\`account_disabled\`).`,
     body: 'DisableRequest',
     bodyOptional: true,
     success: [{ status: 200, description: 'Disabled', schema: 'AdminUserResponse' }],
-    errors: { 404: ['not_found'], 409: ['self_target'] },
+    errors: { 404: ['not_found'], 409: ['self_target', 'last_admin'] },
   }),
   onUser({
     method: 'post',
@@ -103,9 +106,9 @@ export const adminOperations: OperationSpec[] = [
     path: '/api/admin/users/{id}',
     operationId: 'adminDeleteUser',
     summary: 'Delete an account',
-    description: `The user and all their sessions, factors and links are gone, as when they delete the account themselves. ${NOT_SELF}`,
+    description: `The user and all their sessions, factors and links are gone, as when they delete the account themselves. ${NOT_SELF} ${KEEP_AN_ADMIN}`,
     success: [{ status: 204, description: 'Deleted (no body)' }],
-    errors: { 404: ['not_found'], 409: ['self_target'] },
+    errors: { 404: ['not_found'], 409: ['self_target', 'last_admin'] },
   }),
   admin({
     method: 'get',
