@@ -121,9 +121,13 @@ const schema = z.object({
   loginAccountWindow: duration.prefault('5m'),
   registerIpMax: integer(1, 1_000_000).default(10),
   registerIpWindow: duration.prefault('1h'),
-  /** Password hashes computed at once; more wait in a queue of `hashQueueLimit`, then 503. */
+  /**
+   * Password hashes computed at once; more wait while their expected wait stays under
+   * `hashMaxWait` (measured hash time × queue ÷ concurrency), at most `hashQueueLimit` of them.
+   */
   hashConcurrency: integer(1, 64).default(defaultHashConcurrency()),
-  hashQueueLimit: integer(0, 100_000).default(32),
+  hashQueueLimit: integer(0, 100_000).default(1000),
+  hashMaxWait: duration.prefault('2s'),
   eventRetention: duration.prefault('90d'),
   mailFrom: z.string().regex(/^[^\r\n]+$/, 'must be one line').optional(),
   outboxDir: z.string().min(1).default('./data/outbox'),
@@ -203,7 +207,7 @@ const ENV_NAMES: Record<keyof ConfigInput, string> = {
   loginIpMaxFailures: 'LOGIN_IP_MAX_FAILURES', loginIpWindow: 'LOGIN_IP_WINDOW',
   loginAccountMaxFailures: 'LOGIN_ACCOUNT_MAX_FAILURES', loginAccountWindow: 'LOGIN_ACCOUNT_WINDOW',
   registerIpMax: 'REGISTER_IP_MAX', registerIpWindow: 'REGISTER_IP_WINDOW',
-  hashConcurrency: 'HASH_CONCURRENCY', hashQueueLimit: 'HASH_QUEUE_LIMIT', eventRetention: 'EVENT_RETENTION',
+  hashConcurrency: 'HASH_CONCURRENCY', hashQueueLimit: 'HASH_QUEUE_LIMIT', hashMaxWait: 'HASH_MAX_WAIT', eventRetention: 'EVENT_RETENTION',
   mailFrom: 'MAIL_FROM', outboxDir: 'OUTBOX_DIR', verifyTokenTtl: 'VERIFY_TOKEN_TTL', resetTokenTtl: 'RESET_TOKEN_TTL',
   mailAccountMax: 'MAIL_ACCOUNT_MAX', mailAccountWindow: 'MAIL_ACCOUNT_WINDOW', mailIpMax: 'MAIL_IP_MAX',
   mailIpWindow: 'MAIL_IP_WINDOW', mailRetryDelays: 'MAIL_RETRY_DELAYS',

@@ -129,7 +129,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const events = metrics.observe(audit);
   const hasher = new Argon2Hasher(
     { memoryCost: config.argon2MemoryCost, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
-    { concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit },
+    { concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit, maxWaitMs: config.hashMaxWait },
     { measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds) },
   );
   metrics.watchHashQueue(() => hasher.queueDepth);

@@ -1,8 +1,10 @@
 /**
  * argon2id in PHC string format (node-argon2). Hashing runs on libuv's thread pool, never on
- * the event loop, and at most `concurrency` at once: the rest wait in a bounded queue, and past
- * it the request is refused with 503 instead of piling up memory (a login storm cannot starve
- * authenticated traffic of CPU or grow without bound). `needsRehash` compares a stored hash's
+ * the event loop, and at most `concurrency` at once. The rest wait, admitted by the wait they
+ * can expect (measured hash time × place in the queue ÷ concurrency) rather than by a fixed
+ * count: a burst (50 logins after an outage) is served a little later instead of refused, and
+ * only a sustained storm, whose queue would take longer than `maxWaitMs` to drain, is answered
+ * 503. `queueLimit` stays as a hard ceiling on memory. `needsRehash` compares a stored hash's
  * parameters with the configured ones, so raising the cost upgrades every account at its next
  * successful login.
  */
@@ -20,8 +22,14 @@ export interface Argon2Params {
 
 export interface HashingLimits {
   concurrency: number;
+  /** Waiting operations at most, whatever their expected wait (a memory bound). */
   queueLimit: number;
+  /** A newcomer is refused when its expected wait passes this (HASH_MAX_WAIT). */
+  maxWaitMs: number;
 }
+
+/** Weight of the newest measurement in the running hash-time average. */
+const SMOOTHING = 0.2;
 
 export interface HashingObserver {
   /** Seconds of argon2 work for one operation. */
@@ -31,6 +39,8 @@ export interface HashingObserver {
 export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private readonly limit: LimitFunction;
+  /** Running average of one operation's seconds; unknown until the first one finishes. */
+  private averageSeconds: number | undefined;
 
   constructor(
     private readonly params: Argon2Params,
@@ -69,8 +79,16 @@ export class Argon2Hasher implements PasswordHasher {
     await this.run('verify', () => argon2.verify(dummy, password));
   }
 
+  /** The wait a newcomer can expect before its turn, in ms (0 while a slot is free). */
+  expectedWaitMs(): number {
+    const { concurrency } = this.limits;
+    if (this.limit.activeCount < concurrency || this.averageSeconds === undefined) return 0;
+    return Math.ceil((this.limit.pendingCount + 1) / concurrency) * this.averageSeconds * 1000;
+  }
+
   private run<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
-    if (this.limit.activeCount >= this.limits.concurrency && this.limit.pendingCount >= this.limits.queueLimit) {
+    const full = this.limit.activeCount >= this.limits.concurrency && this.limit.pendingCount >= this.limits.queueLimit;
+    if (full || this.expectedWaitMs() > this.limits.maxWaitMs) {
       return Promise.reject(new UnavailableError('password hashing'));
     }
     return this.limit(async () => {
@@ -78,7 +96,9 @@ export class Argon2Hasher implements PasswordHasher {
       try {
         return await work();
       } finally {
-        this.observer?.measured(operation, Number(process.hrtime.bigint() - started) / 1e9);
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
+        this.observer?.measured(operation, seconds);
       }
     });
   }
