@@ -390,7 +390,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       dependencyLog.close();
       await background.close();
       await mailer.close();
-      await hasher.close();
       await redis?.close();
       await database.close();
     },

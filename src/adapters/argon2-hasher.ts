@@ -10,7 +10,6 @@
  */
 import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
-import { HashWorkers } from './hash-workers.js';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { UnavailableError } from '../domain/errors.js';
 import type { PasswordHasher, VerifyResult } from '../domain/ports.js';
@@ -40,14 +39,8 @@ export interface HashingObserver {
 export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private readonly limit: LimitFunction;
-  /** One low-priority thread per concurrent operation (hash-workers.ts). */
-  private readonly workers: HashWorkers;
-  /**
-   * Running average of one operation's seconds; unknown until every worker has finished one
-   * (a worker's first operation also loads the binding, and would overstate the wait).
-   */
+  /** Running average of one operation's seconds; unknown until the first one finishes. */
   private averageSeconds: number | undefined;
-  private warmups = 0;
 
   constructor(
     private readonly params: Argon2Params,
@@ -55,16 +48,6 @@ export class Argon2Hasher implements PasswordHasher {
     private readonly observer?: HashingObserver,
   ) {
     this.limit = pLimit(limits.concurrency);
-    this.workers = new HashWorkers(limits.concurrency);
-  }
-
-  /** Whether hashing runs below request handling's priority (Linux). */
-  get isolated(): Promise<boolean> {
-    return this.workers.lowered;
-  }
-
-  close(): Promise<void> {
-    return this.workers.close();
   }
 
   /** Operations waiting for a hashing slot. */
@@ -73,13 +56,13 @@ export class Argon2Hasher implements PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.run('hash', () => this.workers.hash(password, this.params));
+    return this.run('hash', () => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
   }
 
   async verify(hash: string, password: string): Promise<VerifyResult> {
     let ok: boolean;
     try {
-      ok = await this.run('verify', () => this.workers.verify(hash, password));
+      ok = await this.run('verify', () => argon2.verify(hash, password));
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
       // A corrupt or foreign hash in the database must not turn into a 500 or a login.
@@ -91,15 +74,9 @@ export class Argon2Hasher implements PasswordHasher {
 
   async verifyDummy(password: string): Promise<void> {
     // A real hash made with the live parameters, so the work matches a true verify.
-    if (!this.dummyHash) {
-      const made = this.run('hash', () => this.workers.hash(randomBytes(32).toString('base64url'), this.params));
-      this.dummyHash = made;
-      made.catch(() => {
-        if (this.dummyHash === made) this.dummyHash = undefined; // refused (a storm): make it next time
-      });
-    }
+    this.dummyHash ??= argon2.hash(randomBytes(32).toString('base64url'), { type: argon2.argon2id, ...this.params });
     const dummy = await this.dummyHash;
-    await this.run('verify', () => this.workers.verify(dummy, password));
+    await this.run('verify', () => argon2.verify(dummy, password));
   }
 
   /** The wait a newcomer can expect before its turn, in ms (0 while a slot is free). */
@@ -120,8 +97,7 @@ export class Argon2Hasher implements PasswordHasher {
         return await work();
       } finally {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        if (this.warmups < this.limits.concurrency) this.warmups += 1;
-        else this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
+        this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
         this.observer?.measured(operation, seconds);
       }
     });
