@@ -71,7 +71,7 @@ export class PasskeyService {
   }
 
   /** Creation options for a new passkey of the signed-in user (recent re-auth). */
-  async registrationOptions(auth: Authenticated, client: ClientInfo): Promise<CreationOptions> {
+  async registrationOptions(auth: Authenticated): Promise<CreationOptions> {
     const { proofs, passkeys, ceremonies, random } = this.deps;
     await proofs.requireRecent(auth, 'add a passkey');
     await this.countOptions(auth.session.id);

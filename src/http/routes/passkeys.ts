@@ -29,7 +29,7 @@ export function passkeyRoutes(router: Router, { passkeys, auth, cookie, devices,
   const id = (req: Request) => String(req.params.id);
 
   router.post('/passkeys/register/options', requireAuth, async (req, res) => {
-    sendJson(res, 200, await passkeys.registrationOptions(req.latch!, clientInfo(req, clientIp)));
+    sendJson(res, 200, await passkeys.registrationOptions(req.latch!));
   });
 
   router.post('/passkeys/register', requireAuth, async (req, res) => {
