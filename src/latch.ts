@@ -11,7 +11,8 @@ import { Argon2Hasher } from './adapters/argon2-hasher.js';
 import { LatchMetrics } from './adapters/metrics.js';
 import { createRateLimiter, type LimiterBackend } from './adapters/rate-limit/rlf-limiter.js';
 import { SqlAuditLog } from './adapters/sql/audit-log.js';
-import { BackgroundMailer } from './adapters/mail/background-mailer.js';
+import { BATCH_SIZE, MailRelay, POLL_INTERVAL_MS } from './adapters/mail/mail-relay.js';
+import { SqlMailOutbox } from './adapters/sql/mail-outbox.js';
 import { outboxTransport, smtpTransport } from './adapters/mail/transports.js';
 import { SqlTokenStore } from './adapters/sql/token-store.js';
 import { MailComposer } from './domain/mails.js';
@@ -92,6 +93,15 @@ const systemClock: Clock = { now: () => Date.now() };
 const cryptoRandom: Random = { bytes: (n) => randomBytes(n), uuid: () => randomUUID() };
 const SWEEP_INTERVAL_MS = 10 * 60_000;
 
+/**
+ * How long a relay holds a mail it is sending: far longer than one SMTP exchange may take under
+ * the transport's timeouts (connection, greeting, each command), so a slow send is not taken
+ * over and sent twice; short enough that a mail held by a process that died goes out soon.
+ */
+function mailLeaseMs(dependencyTimeoutMs: number): number {
+  return Math.max(60_000, 20 * dependencyTimeoutMs);
+}
+
 export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const { logger: givenLogger, clock = systemClock, ...input } = options;
   const config = resolveConfig(input);
@@ -165,13 +175,11 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const registrationLimit = limiter('register-ip', config.registerIpMax, config.registerIpWindow);
 
   const mailFrom = config.mailFrom ?? `Latch <no-reply@${new URL(config.publicUrl).hostname}>`;
-  const mailer = new BackgroundMailer(
-    config.smtpUrl ? smtpTransport(config.smtpUrl, mailFrom, timeoutMs) : outboxTransport(config.outboxDir, mailFrom, logger, config.nodeEnv !== 'production'),
-    config.mailRetryDelays,
-    logger,
-  );
+  // Every mail is a row first (durable), then the relay delivers it; see mail-relay.ts. Its
+  // schedule is in real time (retry waits are waits), whatever clock the rules are given.
+  const mailer = new SqlMailOutbox(database.db, database.dialect, systemClock);
   const mails = new MailComposer(config.publicUrl);
-  const tokens = new SqlTokenStore(database.db);
+  const tokens = new SqlTokenStore(database.db, mailer);
   const background = new BackgroundTasks(logger);
   const changes = new CredentialChanges({
     users,
@@ -309,6 +317,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     notifyPasswordChanged: (user) => recovery.notifyPasswordChanged(user),
   });
 
+
   const cookie = sessionCookie(config.cookieSecure, clock);
   // The metric counts every failed request; the log gets the changes of state. Rate-limit
   // counters live where the sessions live; hashing has no probe (it is back after a quiet second).
@@ -323,6 +332,24 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       dependencyLog.failed(dependency, error, path);
     },
   };
+  const relay = new MailRelay(
+    mailer,
+    config.smtpUrl ? smtpTransport(config.smtpUrl, mailFrom, timeoutMs) : outboxTransport(config.outboxDir, mailFrom, logger, config.nodeEnv !== 'production'),
+    {
+      retryDelaysMs: config.mailRetryDelays,
+      leaseMs: mailLeaseMs(timeoutMs),
+      pollIntervalMs: POLL_INTERVAL_MS,
+      batchSize: BATCH_SIZE,
+      now: () => systemClock.now(),
+      delivered: (result) => metrics.mailDeliveries.inc({ result }),
+      unavailable: (error) => dependencyLog.failed('database', error, 'mail relay'),
+    },
+    logger,
+  );
+  mailer.onQueued(() => relay.kick());
+  metrics.watchMailOutbox(() => mailer.counts());
+  relay.start();
+
   const guards = sessionMiddleware(auth, cookie, { logger, errorObserver });
   const router = createApiRouter({
     config,
@@ -365,6 +392,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     audit.prune(now - config.eventRetention).catch((err) => logger.warn({ err }, 'audit retention sweep failed'));
     sqlSessions?.purgeExpired(now).catch((err) => logger.warn({ err }, 'session sweep failed'));
     sqlChallenges?.purgeExpired(now).catch((err) => logger.warn({ err }, 'passkey challenge sweep failed'));
+    mailer.pruneFailed(now - config.eventRetention).catch((err) => logger.warn({ err }, 'failed-mail sweep failed'));
   }, SWEEP_INTERVAL_MS).unref();
 
   const probe = (check: () => Promise<void>) =>
@@ -389,7 +417,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       clearInterval(sweep);
       dependencyLog.close();
       await background.close();
-      await mailer.close();
+      await relay.close();
       await redis?.close();
       await database.close();
     },

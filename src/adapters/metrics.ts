@@ -58,8 +58,34 @@ export class LatchMetrics {
     registers: [this.registry],
   });
 
+  readonly mailDeliveries = new Counter({
+    name: 'latch_mail_deliveries_total',
+    help: 'Mail delivery attempts by this instance: sent, retried later, or failed for good (after the last retry)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  private outboxSource: () => Promise<{ pending: number; failed: number }> = async () => ({ pending: 0, failed: 0 });
+  readonly mailOutbox: Gauge = new Gauge({
+    name: 'latch_mail_outbox',
+    help: 'Mails in the outbox shared by all instances: pending (waiting or being retried) and failed (given up on)',
+    labelNames: ['state'] as const,
+    registers: [this.registry],
+    collect: async (): Promise<void> => {
+      // A scrape while the database is down keeps the last figures rather than failing /metrics.
+      const counts = await this.outboxSource().catch(() => undefined);
+      if (!counts) return;
+      this.mailOutbox.set({ state: 'pending' }, counts.pending);
+      this.mailOutbox.set({ state: 'failed' }, counts.failed);
+    },
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'latch_' });
+  }
+
+  /** Where the outbox's counts are read at each scrape. */
+  watchMailOutbox(counts: () => Promise<{ pending: number; failed: number }>): void {
+    this.outboxSource = counts;
   }
 
   /** Where the hashing queue depth is read at each scrape. */

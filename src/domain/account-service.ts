@@ -27,7 +27,7 @@ export interface AccountServiceDeps {
   /** Records events (the audit log, as observed by metrics). */
   events: AuthEventSink;
   /** Tells the owner their password changed (by mail). */
-  notifyPasswordChanged(user: User): void;
+  notifyPasswordChanged(user: User): Promise<void>;
 }
 
 const EVENTS_PAGE_MAX = 100;
@@ -94,7 +94,7 @@ export class AccountService {
     const changed = await changes.apply(account.id, { passwordHash }, { current: { session: auth.session, client, proven: { at: clock.now() } } });
     if (!changed.ok) throw signedOutMeanwhile();
     await this.record('password_changed', auth, client, { ...(changed.issued ? { sessionId: changed.issued.session.id } : {}), count: changed.ended });
-    this.deps.notifyPasswordChanged(changed.user);
+    await this.deps.notifyPasswordChanged(changed.user);
     if (!changed.issued) throw signedOutMeanwhile();
     return changed.issued;
   }

@@ -143,7 +143,7 @@ export class AdminService {
     if (!changed.ok && changed.reason === 'unchanged') changed = await changes.apply(userId, {}); // it had none: still end everything
     if (!changed.ok) throw notFound();
     await this.record('mfa_reset', userId, acting, { count: changed.ended });
-    mailer.send(mails.secondFactorsResetNotice(changed.user.email, greetingName(changed.user)));
+    await mailer.send(mails.secondFactorsResetNotice(changed.user.email, greetingName(changed.user)));
   }
 
   /** A new role; the account's sessions end (it signs in again with the new role). */

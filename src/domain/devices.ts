@@ -87,7 +87,7 @@ export class Devices {
     }
     if (isNew && !options.quiet) {
       await events.record({ type: 'new_device', userId: user.id, at, ip: client.ip, userAgent: client.userAgent, sessionId: options.sessionId });
-      if (alerts) mailer.send(mails.newSignInNotice(user.email, greetingName(user), { at, ip: client.ip, userAgent: client.userAgent }));
+      if (alerts) await mailer.send(mails.newSignInNotice(user.email, greetingName(user), { at, ip: client.ip, userAgent: client.userAgent }));
     }
     return { token: kept, isNew };
   }

@@ -82,11 +82,11 @@ export class FactorLifecycle {
       // Two-step was on already: the same sign-in goes on under a new id, with the factor.
       const issued = await this.rotate(auth, client, proven);
       await this.deps.devices.untrustAll(userId);
-      this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
+      await this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
       return { issued };
     }
     const recoveryCodes = await this.newRecoveryCodeSet(userId);
-    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'on'));
+    await this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'on'));
     if (!turned.issued) throw signedOutMeanwhile();
     return { issued: turned.issued, recoveryCodes };
   }
@@ -110,13 +110,13 @@ export class FactorLifecycle {
     if (written === 'none') return { removed: false };
     if (await this.isOn(userId)) {
       await this.deps.devices.untrustAll(userId);
-      this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'removed' }));
+      await this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'removed' }));
       return { removed: true };
     }
     const turned = await this.turn(auth, client, false);
     if (turned === 'unchanged') return { removed: true }; // a parallel removal turned it off
     await this.deps.factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
-    this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'off'));
+    await this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'off'));
     return turned.issued ? { removed: true, issued: turned.issued } : { removed: true };
   }
 

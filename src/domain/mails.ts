@@ -18,8 +18,11 @@ export interface Mail {
 }
 
 export interface Mailer {
-  /** Queues a mail for delivery; never waits for the mail server. */
-  send(mail: Mail): void;
+  /**
+   * Puts a mail in the durable outbox; resolves once it is stored (before the answer goes out),
+   * never waits for the mail server. Delivery, with retries, happens in the background.
+   */
+  send(mail: Mail): Promise<void>;
 }
 
 /** The account holder's name, or undefined to greet without one. */

@@ -5,6 +5,7 @@
  * purpose replaces the older one. A token of one purpose never works for another.
  */
 import { createHash } from 'node:crypto';
+import type { Mail } from './mails.js';
 import type { Random } from './ports.js';
 
 export type TokenPurpose = 'verify_email' | 'reset_password' | 'change_email';
@@ -20,8 +21,12 @@ export interface OneTimeToken {
 }
 
 export interface TokenStore {
-  /** Stores a token, replacing the user's earlier tokens of the same purpose. */
-  issue(tokenHash: Buffer, token: OneTimeToken): Promise<void>;
+  /**
+   * Stores a token, replacing the user's earlier tokens of the same purpose, and puts the mail
+   * that carries it (if any) in the outbox in the same transaction: a link is never mailed for
+   * a token that was not stored, and a stored token's mail is not lost to a crash.
+   */
+  issue(tokenHash: Buffer, token: OneTimeToken, mail?: Mail): Promise<void>;
   /** The unexpired token of that purpose, of the user's current epoch, without using it up. */
   peek(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null>;
   /**

@@ -62,8 +62,7 @@ export class RecoveryService {
   /** Sends the verification mail for the account's current address (after registration). */
   async sendVerification(user: Recipient, client: ClientInfo): Promise<void> {
     if (!(await this.mayMail(user.id, client))) return;
-    const token = await this.issue(user, 'verify_email', user.email, this.deps.verifyTokenTtlMs);
-    this.deps.mailer.send(this.deps.mails.verifyEmail(user.email, token));
+    await this.issue(user, 'verify_email', user.email, this.deps.verifyTokenTtlMs, (token) => this.deps.mails.verifyEmail(user.email, token));
   }
 
   async resendVerification(auth: Authenticated, client: ClientInfo): Promise<void> {
@@ -76,7 +75,7 @@ export class RecoveryService {
   async notifySignupAttempt(email: string, client: ClientInfo): Promise<void> {
     const owner = await this.deps.users.findByEmail(email);
     if (owner && (await this.mayMail(owner.id, client))) {
-      this.deps.mailer.send(this.deps.mails.signupAttemptNotice(owner.email, greetingName(owner)));
+      await this.deps.mailer.send(this.deps.mails.signupAttemptNotice(owner.email, greetingName(owner)));
     }
   }
 
@@ -130,8 +129,7 @@ export class RecoveryService {
         return;
       }
       if (!(await this.mayMail(account.id, client))) return;
-      const token = await this.issue(account, 'reset_password', account.email, this.deps.resetTokenTtlMs);
-      this.deps.mailer.send(this.deps.mails.resetPassword(account.email, greetingName(account), token));
+      await this.issueResetLink(account);
     });
   }
 
@@ -157,7 +155,7 @@ export class RecoveryService {
     await this.deps.afterReset(changed.user.email, client.ip);
     await this.deps.proofs.forgive(changed.user.id);
     await this.record('password_reset', account.id, client);
-    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(changed.user.email, greetingName(changed.user)));
+    await this.notifyPasswordChanged(changed.user);
     return changed.user;
   }
 
@@ -168,15 +166,14 @@ export class RecoveryService {
   async sendResetLink(userId: string, actor: Actor, client: ClientInfo): Promise<boolean> {
     const account = await this.deps.users.findById(userId);
     if (!account) return false;
-    const token = await this.issue(account, 'reset_password', account.email, this.deps.resetTokenTtlMs);
-    this.deps.mailer.send(this.deps.mails.resetPassword(account.email, greetingName(account), token));
+    await this.issueResetLink(account);
     await this.deps.events.record({ type: 'password_reset_requested', userId, at: this.deps.clock.now(), ip: client.ip, userAgent: client.userAgent, actor });
     return true;
   }
 
   /** After a password change by a signed-in user: the owner is told. */
-  notifyPasswordChanged(user: User): void {
-    this.deps.mailer.send(this.deps.mails.passwordChangedNotice(user.email, greetingName(user)));
+  notifyPasswordChanged(user: User): Promise<void> {
+    return this.deps.mailer.send(this.deps.mails.passwordChangedNotice(user.email, greetingName(user)));
   }
 
   /** Starts a change of address: it takes effect when the new address is verified. */
@@ -194,17 +191,21 @@ export class RecoveryService {
     // is told instead.
     await this.record('email_change_requested', account.id, client);
     if (!(await this.mayMail(account.id, client))) return;
-    const token = await this.issue(account, 'change_email', newEmail, this.deps.verifyTokenTtlMs);
-    if (!holder) this.deps.mailer.send(mails.confirmNewEmail(newEmail, token));
-    else if (holder.id !== account.id) this.deps.mailer.send(mails.emailChangeAttemptNotice(holder.email, greetingName(holder)));
-    this.deps.mailer.send(mails.emailChangeNotice(account.email, greetingName(account), newEmail));
+    await this.issue(account, 'change_email', newEmail, this.deps.verifyTokenTtlMs, (token) => (holder ? undefined : mails.confirmNewEmail(newEmail, token)));
+    if (holder && holder.id !== account.id) await this.deps.mailer.send(mails.emailChangeAttemptNotice(holder.email, greetingName(holder)));
+    await this.deps.mailer.send(mails.emailChangeNotice(account.email, greetingName(account), newEmail));
   }
 
-  private async issue(user: Recipient, purpose: TokenPurpose, email: string, ttlMs: number): Promise<string> {
+  private issueResetLink(account: Recipient): Promise<void> {
+    const { mails, resetTokenTtlMs } = this.deps;
+    return this.issue(account, 'reset_password', account.email, resetTokenTtlMs, (token) => mails.resetPassword(account.email, greetingName(account), token));
+  }
+
+  /** A new token and the mail carrying it (`undefined`: made, so the older one is void, but mailed to nobody) go out together. */
+  private async issue(user: Recipient, purpose: TokenPurpose, email: string, ttlMs: number, mailFor: (token: string) => Mail | undefined): Promise<void> {
     const { token, hash } = newOneTimeToken(this.deps.random);
     const expiresAt = this.deps.clock.now() + ttlMs;
-    await this.deps.tokens.issue(hash, { userId: user.id, purpose, email, expiresAt, epoch: user.credentialEpoch });
-    return token;
+    await this.deps.tokens.issue(hash, { userId: user.id, purpose, email, expiresAt, epoch: user.credentialEpoch }, mailFor(token));
   }
 
   /** Both budgets are counted every time, so neither reveals whether the other ran out. */

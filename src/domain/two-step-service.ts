@@ -206,7 +206,7 @@ export class TwoStepService {
     if (input.method === 'recovery_code') {
       await this.record('recovery_code_used', user.id, client, issued.session.id);
       const left = await this.deps.factors.recoveryCodesLeft(user.id);
-      this.deps.mailer.send(this.deps.mails.recoveryCodeUsedNotice(user.email, greetingName(user), left));
+      await this.deps.mailer.send(this.deps.mails.recoveryCodeUsedNotice(user.email, greetingName(user), left));
     }
     const remember = input.rememberDevice ? { epoch: session.epoch } : undefined;
     const device = await this.deps.devices.signedIn(user, client.device, client, { sessionId: issued.session.id, ...(remember ? { remember } : {}) });

@@ -28,13 +28,17 @@ import {
 const HOUR = 3_600_000;
 const client: ClientInfo = { ip: '203.0.113.9', userAgent: 'test' };
 
-/** Tokens in memory, with the SQL store's epoch rule. */
+/** Tokens in memory, with the SQL store's epoch rule; a token's mail goes out with it. */
 class InMemoryTokenStore implements TokenStore {
   readonly tokens = new Map<string, OneTimeToken>();
-  constructor(private readonly users: InMemoryUserRepository) {}
-  async issue(hash: Buffer, token: OneTimeToken) {
+  constructor(
+    private readonly users: InMemoryUserRepository,
+    private readonly outbox: Mail[],
+  ) {}
+  async issue(hash: Buffer, token: OneTimeToken, mail?: Mail) {
     for (const [key, t] of this.tokens) if (t.userId === token.userId && t.purpose === token.purpose) this.tokens.delete(key);
     this.tokens.set(hash.toString('hex'), token);
+    if (mail) this.outbox.push(mail);
   }
   async peek(hash: Buffer, purpose: TokenPurpose, now: number) {
     const t = this.tokens.get(hash.toString('hex'));
@@ -61,8 +65,8 @@ beforeEach(async () => {
   const clock = new ManualClock();
   users = new InMemoryUserRepository();
   const sessions = new InMemorySessionStore(users);
-  tokens = new InMemoryTokenStore(users);
   sent = [];
+  tokens = new InMemoryTokenStore(users, sent);
   later = [];
   const hasher = new FakePasswordHasher();
   const credentials = new Credentials(users, hasher);
@@ -75,7 +79,7 @@ beforeEach(async () => {
     tokens,
     changes: new CredentialChanges({ users, sessions, tokens, issuer, retry: () => {} }),
     proofs: new PasswordProofs({ users, credentials, attempts: new InMemoryRateLimiter(5, HOUR, clock), events, clock, reauthWindowMs: HOUR, secondFactorOn: async () => false }),
-    mailer: { send: (mail) => void sent.push(mail) },
+    mailer: { send: async (mail) => void sent.push(mail) },
     mails: new MailComposer('https://latch.example.test'),
     credentials,
     passwordPolicy: new PasswordPolicy({ minLength: 15, maxLength: 256 }, dictionary['passwords-common']),

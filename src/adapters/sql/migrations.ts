@@ -204,6 +204,29 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('auth_events_type').on('auth_events').columns(['type', 'id']).execute();
       },
     },
+    // The durable mail outbox: a mail is written with the token it carries and delivered by
+    // whichever instance claims it first.
+    '0011_mail_outbox': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('mail_outbox')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          .addColumn('subject', 'text', (c) => c.notNull())
+          .addColumn('body_text', 'text', (c) => c.notNull())
+          .addColumn('body_html', 'text', (c) => c.notNull())
+          .addColumn('link', 'text')
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+          .addColumn('claim', 'text')
+          .addColumn('claimed_until', 'bigint')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .execute();
+        await db.schema.createIndex('mail_outbox_due').on('mail_outbox').columns(['status', 'next_attempt_at']).execute();
+      },
+    },
   };
 }
 

@@ -87,6 +87,26 @@ export interface OneTimeTokensTable {
   epoch: number;
 }
 
+/** Mails waiting for delivery (the durable outbox); a row goes once its mail is sent. */
+export interface MailOutboxTable {
+  id: string;
+  recipient: string;
+  /** Emptied with the body when the mail fails for good: nothing readable is kept. */
+  subject: string;
+  body_text: string;
+  body_html: string;
+  link: string | null;
+  /** 'pending' or 'failed' (given up after the last retry). */
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  /** Who holds the row while delivering it, and until when (a crashed holder's lease runs out). */
+  claim: string | null;
+  claimed_until: number | null;
+  created_at: number;
+  last_error: string | null;
+}
+
 export interface PasskeysTable {
   id: string;
   user_id: string;
@@ -124,6 +144,7 @@ export interface Database {
   passkeys: PasskeysTable;
   passkey_user_handles: PasskeyUserHandlesTable;
   webauthn_challenges: WebAuthnChallengesTable;
+  mail_outbox: MailOutboxTable;
 }
 
 export type Dialect = 'sqlite' | 'postgres';

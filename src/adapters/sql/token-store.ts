@@ -4,15 +4,20 @@
  * mailed before a credential change never works after it, even if a late issue left its row.
  */
 import type { Kysely } from 'kysely';
+import type { Mail } from '../../domain/mails.js';
 import type { OneTimeToken, TokenPurpose, TokenStore } from '../../domain/one-time-tokens.js';
 import type { Database } from './schema.js';
 import { guarded } from './errors.js';
+import type { SqlMailOutbox } from './mail-outbox.js';
 
 export class SqlTokenStore implements TokenStore {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly outbox: SqlMailOutbox,
+  ) {}
 
-  issue(tokenHash: Buffer, token: OneTimeToken): Promise<void> {
-    return guarded(() =>
+  async issue(tokenHash: Buffer, token: OneTimeToken, mail?: Mail): Promise<void> {
+    await guarded(() =>
       this.db.transaction().execute(async (tx) => {
         await tx.deleteFrom('one_time_tokens').where('user_id', '=', token.userId).where('purpose', '=', token.purpose).execute();
         await tx
@@ -26,8 +31,10 @@ export class SqlTokenStore implements TokenStore {
             epoch: token.epoch,
           })
           .execute();
+        if (mail) await this.outbox.insert(tx, mail);
       }),
     );
+    if (mail) this.outbox.queued();
   }
 
   peek(tokenHash: Buffer, purpose: TokenPurpose, now: number): Promise<OneTimeToken | null> {
