@@ -1,0 +1,163 @@
+/**
+ * FactorLifecycle's edges, driven directly: a write refused because the session was ended
+ * meanwhile, a factor already gone, a change that landed while the factor was written, and a
+ * parallel removal that turned two-step off first. Recovery codes' typing rules too.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { hashRecoveryCode, newRecoveryCodes, normalizeRecoveryCode } from '../../src/domain/recovery-codes.js';
+import { client, refusal, world, type World } from '../support/domain-world.js';
+import { cryptoRandom } from '../support/fakes.js';
+
+let w: World;
+beforeEach(async () => {
+  w = await world();
+});
+afterEach(() => w.close());
+
+const written = async () => 'written' as const;
+
+describe('adding a factor', () => {
+  it('writes under the session’s epoch, and a stale write changes nothing', async () => {
+    const ada = await w.member();
+    const epochs: number[] = [];
+    const error = await refusal(w.lifecycle.add(ada, 'totp', client, async (ifEpoch) => (epochs.push(ifEpoch), 'stale')));
+    expect(error.code).toBe('unauthorized');
+    expect(epochs).toEqual([ada.session.epoch]);
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(false);
+    expect(w.mailer.sent).toEqual([]);
+  });
+
+  it('the first one turns two-step on even when the session was ended meanwhile, which stays ended', async () => {
+    const ada = await w.member();
+    const other = await w.signIn(ada.user.email);
+    const error = await refusal(
+      w.lifecycle.add(ada, 'passkey', client, async () => {
+        await w.sessions.delete(ada.session.id);
+        return 'written';
+      }),
+    );
+    expect(error.code).toBe('unauthorized');
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(true);
+    expect(await w.sessions.find(other.session.id)).toBeNull();
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(10);
+    expect(w.mailer.subjects()).toEqual(['Two-step sign-in is on']);
+  });
+
+  it('the first one lands even after another change moved the epoch on, ending every session', async () => {
+    const ada = await w.member();
+    const error = await refusal(
+      w.lifecycle.add(ada, 'totp', client, async () => {
+        await w.changes.apply(ada.user.id, {});
+        return 'written';
+      }),
+    );
+    expect(error.code).toBe('unauthorized');
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(true);
+    expect(await w.sessions.listByUser(ada.user.id, w.clock.now())).toEqual([]);
+  });
+
+  it('a further one keeps two-step on: the session goes on under a new id with the factor, others stay', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withApp(ada);
+    const other = await w.signIn(ada.user.email); // pending: the password alone is not enough now
+    const before = (await w.users.findById(ada.user.id))!.credentialEpoch;
+    const added = await w.lifecycle.add(auth, 'passkey', client, written);
+    expect(added.recoveryCodes).toBeUndefined();
+    expect(added.issued.session.id).not.toBe(auth.session.id);
+    expect(added.issued.session.methods).toEqual(['password', 'totp', 'passkey']);
+    expect(await w.sessions.find(auth.session.id)).toBeNull();
+    expect((await w.users.findById(ada.user.id))!.credentialEpoch).toBe(before);
+    expect(await w.sessions.find(other.session.id)).not.toBeNull();
+    expect(w.mailer.subjects().at(-1)).toBe('A second factor was added');
+    expect(w.mailer.sent.at(-1)!.text).toContain('A passkey was just added to your account');
+  });
+
+  it('a further one from a session ended meanwhile issues nothing', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withApp(ada);
+    await w.sessions.delete(auth.session.id);
+    expect((await refusal(w.lifecycle.add(auth, 'passkey', client, written))).code).toBe('unauthorized');
+  });
+});
+
+describe('removing a factor', () => {
+  it('refuses a stale write and reports a factor already gone', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withApp(ada);
+    expect((await refusal(w.lifecycle.remove(auth, 'totp', client, async () => 'stale'))).code).toBe('unauthorized');
+    expect(await w.lifecycle.remove(auth, 'totp', client, async () => 'none')).toEqual({ removed: false });
+    expect(await w.lifecycle.isOn(ada.user.id)).toBe(true);
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(10);
+  });
+
+  it('when a parallel removal already turned two-step off, only reports the removal', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withApp(ada);
+    const mails = w.mailer.sent.length;
+    const result = await w.lifecycle.remove(auth, 'totp', client, async () => {
+      await w.factors.removeTotp(ada.user.id);
+      await w.changes.apply(ada.user.id, { twoFactor: false });
+      return 'removed';
+    });
+    expect(result).toEqual({ removed: true });
+    expect(w.mailer.sent.length).toBe(mails);
+  });
+
+  it('the last one from a session ended meanwhile still turns two-step off and ends everything', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withApp(ada);
+    const result = await w.lifecycle.remove(auth, 'totp', client, async (ifEpoch) => {
+      const removed = await w.factors.removeTotp(ada.user.id, ifEpoch);
+      await w.sessions.delete(auth.session.id);
+      return removed;
+    });
+    expect(result).toEqual({ removed: true });
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(false);
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(0);
+    expect(w.mailer.subjects().at(-1)).toBe('Two-step sign-in is off');
+  });
+});
+
+describe('which second steps a sign-in offers', () => {
+  it('lists the app, passkeys, then recovery codes; nothing without a factor', async () => {
+    const ada = await w.member();
+    expect(await w.lifecycle.methodsFor(ada.user.id)).toEqual([]);
+    expect(await w.lifecycle.isOn(ada.user.id)).toBe(false);
+    await w.twoStep.startTotp(ada);
+    expect(await w.lifecycle.methodsFor(ada.user.id)).toEqual([]);
+    const { auth } = await w.withPasskey(ada);
+    expect(await w.lifecycle.methodsFor(ada.user.id)).toEqual(['passkey', 'recovery_code']);
+    const { secret } = { secret: (await w.twoStep.startTotp(auth).catch(() => null))?.secret };
+    expect(secret).toBeDefined();
+    await w.twoStep.confirmTotp(auth, w.nextCode(secret!), client);
+    expect(await w.lifecycle.methodsFor(ada.user.id)).toEqual(['totp', 'passkey', 'recovery_code']);
+    expect(await w.lifecycle.isOn(ada.user.id)).toBe(true);
+  });
+});
+
+describe('recovery codes as typed', () => {
+  const [code] = newRecoveryCodes(cryptoRandom);
+  const canonical = code!.replace(/-/g, '');
+
+  it('ignore case, spaces and dashes', () => {
+    expect(normalizeRecoveryCode(code!)).toBe(canonical);
+    expect(normalizeRecoveryCode(` ${code!.toLowerCase().replace(/-/g, ' ')} `)).toBe(canonical);
+  });
+
+  it('read O as 0 and I or L as 1', () => {
+    expect(normalizeRecoveryCode('O0O0-I1L1-ilo0-ABCD')).toBe('00001111110' + '0ABCD');
+  });
+
+  it('refuse any other length and letters outside the alphabet (U)', () => {
+    expect(normalizeRecoveryCode(canonical.slice(1))).toBeNull();
+    expect(normalizeRecoveryCode(canonical + '0')).toBeNull();
+    expect(normalizeRecoveryCode('U' + canonical.slice(1))).toBeNull();
+    expect(normalizeRecoveryCode('!' + canonical.slice(1))).toBeNull();
+  });
+
+  it('hash to SHA-256 of the canonical form', () => {
+    expect(hashRecoveryCode(canonical)).toHaveLength(32);
+    expect(hashRecoveryCode(canonical)).toEqual(hashRecoveryCode(normalizeRecoveryCode(code!.toLowerCase())!));
+    expect(hashRecoveryCode(canonical)).not.toEqual(hashRecoveryCode(canonical.slice(1) + '0'));
+  });
+});
