@@ -90,3 +90,20 @@ export function cpuMsOf(pid) {
   }
 }
 export const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** CPU time (ms) the whole machine has been busy, from /proc/stat (Linux); undefined elsewhere. */
+export function machineBusyMs() {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 8).map(Number);
+    const [user, nice, system, , , irq, softirq] = fields;
+    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (ms) this process (the bench, its load generator) has used so far. */
+export const benchCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};

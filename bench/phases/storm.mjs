@@ -1,9 +1,8 @@
 // storm: a login storm (argon2id verifies) next to /me traffic, Latch on PostgreSQL + the shared
 // Redis. See bench/run.mjs for what is measured and the targets.
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { BenchError, PASSWORD, count, require, state } from '../lib/common.mjs';
-import { CLOCK_TICKS, childReport, cpuMsOf, stopChild } from '../lib/process.mjs';
+import { CLOCK_TICKS, benchCpuMs, childReport, cpuMsOf, machineBusyMs, stopChild } from '../lib/process.mjs';
 import { benchEmail, checkCookies, registerThrottling, registerUsers } from '../lib/register.mjs';
 import { cannon, runAutocannon, table } from '../lib/load.mjs';
 import { envText, latchBaseEnv, startLatch } from '../lib/latch.mjs';
@@ -51,21 +50,6 @@ function loadRow(label, r, { connections, login }) {
     timeouts: r.timeouts,
   };
 }
-
-/** CPU time (ms) the whole machine has been busy, from /proc/stat (Linux); undefined elsewhere. */
-function machineBusyMs() {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 8).map(Number);
-    const [user, nice, system, , , irq, softirq] = fields;
-    return ((user + nice + system + irq + softirq) * 1000) / CLOCK_TICKS;
-  } catch {
-    return undefined;
-  }
-}
-const benchCpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
 
 /**
  * warm-up, then the measured runs (all at once), with CPU over the measured part: the server's,
