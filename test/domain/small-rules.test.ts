@@ -7,8 +7,11 @@ import { accountKey } from '../../src/domain/account-key.js';
 import { ipKey } from '../../src/domain/client-key.js';
 import { accountDisabled, LatchError, RateLimitedError, UnavailableError } from '../../src/domain/errors.js';
 import { escapeHtml } from '../../src/domain/escape-html.js';
+import { KNOWN_IP_MEMORY_MS, LoginThrottle } from '../../src/domain/login-throttle.js';
+import { hashOneTimeToken, isTokenShaped, newOneTimeToken } from '../../src/domain/one-time-tokens.js';
+import { SessionPolicy, type SessionRecord } from '../../src/domain/session.js';
 import { matchTotp, newTotpSecret, totpCode } from '../../src/domain/totp.js';
-import { cryptoRandom } from '../support/fakes.js';
+import { cryptoRandom, InMemoryRateLimiter, ManualClock } from '../support/fakes.js';
 
 describe('escapeHtml', () => {
   it('escapes the five characters that matter in text and attributes, and nothing else', () => {
@@ -102,5 +105,60 @@ describe('ipKey', () => {
   it('returns anything that is not an address as it is', () => {
     expect(ipKey('not-an-ip')).toBe('not-an-ip');
     expect(ipKey('unknown%zone')).toBe('unknown%zone');
+  });
+});
+
+describe('the per-IP login limit', () => {
+  it('refuses unknown pairs past it, never a pair that signed in before', async () => {
+    const clock = new ManualClock();
+    const throttle = new LoginThrottle({
+      pair: new InMemoryRateLimiter(5, 60_000, clock),
+      ip: new InMemoryRateLimiter(2, 60_000, clock),
+      account: new InMemoryRateLimiter(5, 60_000, clock),
+      knownIp: new InMemoryRateLimiter(1, KNOWN_IP_MEMORY_MS, clock),
+      consecutive: new InMemoryRateLimiter(5, 60_000, clock),
+    });
+    const first = await throttle.attempt('ada@example.test', '203.0.113.9');
+    if (!first.allowed) throw new Error('the first attempt is let through');
+    await throttle.succeeded(first);
+    for (const email of ['b@example.test', 'c@example.test']) expect((await throttle.attempt(email, '203.0.113.9')).allowed).toBe(true);
+    const refused = await throttle.attempt('d@example.test', '203.0.113.9');
+    expect(refused).toEqual({ allowed: false, retryAfterMs: 60_000 });
+    expect(await throttle.attempt('ada@example.test', '203.0.113.9')).toMatchObject({ allowed: true, knownIp: true });
+  });
+});
+
+describe('session sliding', () => {
+  const policy = new SessionPolicy({ idleTimeoutMs: 100_000, absoluteTimeoutMs: 1_000_000, rememberMeTimeoutMs: 2_000_000 });
+  const record = (over: Partial<SessionRecord>): SessionRecord =>
+    ({ id: 's', userId: 'u', secretHash: Buffer.alloc(32), createdAt: 0, lastSeenAt: 0, authenticatedAt: 0, expiresAt: 100_000, rememberMe: false, epoch: 0, methods: ['password'], pending: false, ip: '', userAgent: '', ...over });
+
+  it('writes at most every tenth of a short idle timeout', () => {
+    expect(policy.touchIntervalMs).toBe(10_000);
+    expect(policy.check(record({}), 9_999)).toEqual({ state: 'valid' });
+    expect(policy.check(record({}), 10_000)).toEqual({ state: 'renew', lastSeenAt: 10_000, expiresAt: 110_000 });
+  });
+
+  it('never slides a pending session', () => {
+    expect(policy.check(record({ pending: true }), 50_000)).toEqual({ state: 'valid' });
+    expect(policy.check(record({ pending: true }), 100_000)).toEqual({ state: 'expired' });
+  });
+});
+
+describe('one-time tokens', () => {
+  it('are 256 random bits in base64url, kept as their SHA-256', () => {
+    const { token, hash } = newOneTimeToken(cryptoRandom);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(hash).toEqual(hashOneTimeToken(token));
+    expect(hash).toHaveLength(32);
+    expect(newOneTimeToken(cryptoRandom).token).not.toBe(token);
+  });
+
+  it('are shaped so exactly, nothing before or after', () => {
+    const { token } = newOneTimeToken(cryptoRandom);
+    expect(isTokenShaped(token)).toBe(true);
+    expect(isTokenShaped(`!${token}`)).toBe(false);
+    expect(isTokenShaped(`${token}!`)).toBe(false);
+    expect(isTokenShaped(token.slice(1))).toBe(false);
   });
 });

@@ -32,6 +32,7 @@ import { MailComposer, type Mail } from '../../src/domain/mails.js';
 import { PasskeyService } from '../../src/domain/passkey-service.js';
 import { PasswordPolicy } from '../../src/domain/password-policy.js';
 import { PasswordProofs } from '../../src/domain/password-proof.js';
+import type { SessionStore } from '../../src/domain/ports.js';
 import type { SecretSealer } from '../../src/domain/second-factors.js';
 import { SessionIssuer, type IssuedSession } from '../../src/domain/session-issuer.js';
 import { SessionPolicy } from '../../src/domain/session.js';
@@ -108,7 +109,7 @@ export async function world(options: WorldOptions = {}) {
   const limiter = (points: number, ms: number) => new InMemoryRateLimiter(points, ms, clock);
 
   const users = new SqlUserRepository(db, dialect);
-  const sessions = new SqlSessionStore(db, dialect);
+  const sessions: SessionStore = new SqlSessionStore(db, dialect);
   const audit = new SqlAuditLog(db);
   const events = new KeptEvents(audit);
   const hasher = new FakePasswordHasher();
