@@ -73,6 +73,15 @@ describe('adding a passkey', () => {
     expect((await w.passkeys.list(ada.user.id)).map((p) => p.id)).toEqual([added.passkey.id]);
   });
 
+  it('from a session another change ended meanwhile, stores nothing', async () => {
+    const ada = await w.member();
+    const options = await w.passkeys.registrationOptions(ada);
+    await w.users.changeCredentials(ada.user.id, {});
+    expect((await refusal(w.passkeys.register(ada, { response: device.register(options) }, client))).code).toBe('unauthorized');
+    expect(await w.passkeys.list(ada.user.id)).toEqual([]);
+    expect(w.events.types(ada.user.id)).not.toContain('passkey_added');
+  });
+
   it('keeps the name given', async () => {
     const ada = await w.member();
     const options = await w.passkeys.registrationOptions(ada);
@@ -226,6 +235,18 @@ describe('signing in with a passkey', () => {
     device.setCounter(passkey.credentialId, 1);
     expect((await refusal(guestSignIn())).code).toBe('invalid_credentials');
     expect(w.events.types(ada.user.id)).toContain('passkey_counter_error');
+  });
+
+  it('refuses the session when a credential change lands while the passkey is checked', async () => {
+    const recordUse = w.passkeyStore.recordUse.bind(w.passkeyStore);
+    w.passkeyStore.recordUse = async (...args) => {
+      const recorded = await recordUse(...args);
+      await w.changes.apply(ada.user.id, {});
+      return recorded;
+    };
+    expect((await refusal(guestSignIn())).code).toBe('invalid_credentials');
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'login_failed', userId: ada.user.id });
+    expect(await w.sessions.listByUser(ada.user.id, w.clock.now())).toEqual([]);
   });
 
   it('tells a disabled account so only once the passkey is proven', async () => {

@@ -73,6 +73,15 @@ describe('turning the authenticator app on', () => {
     expect(await w.limits.accountFailures.peek(ada.user.id)).toBe(1);
   });
 
+  it('from a session another change ended meanwhile, turns nothing on', async () => {
+    const ada = await w.member();
+    const setup = await w.twoStep.startTotp(ada);
+    await w.users.changeCredentials(ada.user.id, {});
+    expect((await refusal(w.twoStep.confirmTotp(ada, w.nextCode(setup.secret), client))).code).toBe('unauthorized');
+    expect((await w.factors.totpOf(ada.user.id))?.confirmed).toBe(false);
+    expect(w.events.types(ada.user.id)).not.toContain('totp_enabled');
+  });
+
   it('refuses past the account limit before looking at the code', async () => {
     const ada = await w.member();
     const setup = await w.twoStep.startTotp(ada);
