@@ -43,7 +43,7 @@ export interface MailRelayOptions {
   /** Longer than one delivery can take (the transport's timeouts), or a slow send is sent twice. */
   leaseMs: number;
   pollIntervalMs: number;
-  /** Mails claimed and sent at once. */
+  /** Mails claimed at once (then sent one by one, each within the lease of the claim). */
   batchSize: number;
   now(): number;
   delivered(result: DeliveryResult): void;
@@ -52,7 +52,12 @@ export interface MailRelayOptions {
 }
 
 export const POLL_INTERVAL_MS = 1_000;
-export const BATCH_SIZE = 10;
+/**
+ * One mail per claim: each lease then starts when its own delivery does. A batch sent one by
+ * one behind a hanging SMTP server could outlive the lease of its last mail, which another
+ * instance would then send as well.
+ */
+export const BATCH_SIZE = 1;
 
 export class MailRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -111,9 +116,9 @@ export class MailRelay {
     const { batchSize, leaseMs } = this.options;
     for (;;) {
       const due = await this.queue.claimDue(batchSize, leaseMs);
-      const results = await Promise.allSettled(due.map((item) => this.deliver(item)));
-      const failed = results.find((result) => result.status === 'rejected');
-      if (failed) throw failed.reason;
+      // One at a time, oldest first: mails about one account arrive in the order they were
+      // caused (the reset link before "your password was changed").
+      for (const item of due) await this.deliver(item);
       if (due.length < batchSize || this.closed) return;
     }
   }

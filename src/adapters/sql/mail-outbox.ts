@@ -85,6 +85,8 @@ export class SqlMailOutbox implements Mailer, MailQueue {
         .where('id', 'in', due)
         .returningAll()
         .execute();
+      // RETURNING has no order of its own.
+      rows.sort((a, b) => Number(a.next_attempt_at) - Number(b.next_attempt_at) || Number(a.created_at) - Number(b.created_at));
       return rows.map((row) => toQueued(row, claim));
     });
   }
