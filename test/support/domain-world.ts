@@ -99,9 +99,27 @@ export interface WorldOptions {
 
 export type World = Awaited<ReturnType<typeof world>>;
 
+/** The migrated schema, as SQL: migrated once per process, then laid down in one go per world. */
+let schema: Promise<string> | undefined;
+function migratedSchema(): Promise<string> {
+  schema ??= (async () => {
+    const template = openDatabase('sqlite::memory:', { timeoutMs: 2000 });
+    await migrateToLatest(template.db, template.dialect);
+    if (template.driver.dialect !== 'sqlite') throw new Error('expected SQLite');
+    const rows = template.driver.database.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid").all() as Array<{ sql: string }>;
+    await template.close();
+    return rows.map((row) => `${row.sql};`).join('\n');
+  })();
+  return schema;
+}
+
+/** Immutable, and slow to build (a set of the common passwords): one per process. */
+let commonPolicy: PasswordPolicy | undefined;
+
 export async function world(options: WorldOptions = {}) {
   const database: SqlDatabase = openDatabase('sqlite::memory:', { timeoutMs: 2000 });
-  await migrateToLatest(database.db, database.dialect);
+  if (database.driver.dialect !== 'sqlite') throw new Error('expected SQLite');
+  database.driver.database.exec(await migratedSchema());
   const { db, dialect } = database;
   const clock = new ManualClock();
   const random = cryptoRandom;
@@ -114,7 +132,7 @@ export async function world(options: WorldOptions = {}) {
   const events = new KeptEvents(audit);
   const hasher = new FakePasswordHasher();
   const credentials = new Credentials(users, hasher);
-  const passwordPolicy = new PasswordPolicy({ minLength: 15, maxLength: 256 }, dictionary['passwords-common']);
+  const passwordPolicy = (commonPolicy ??= new PasswordPolicy({ minLength: 15, maxLength: 256 }, dictionary['passwords-common']));
   const sessionPolicy = new SessionPolicy({ idleTimeoutMs: DAY, absoluteTimeoutMs: 7 * DAY, rememberMeTimeoutMs: 30 * DAY });
   const issuer = new SessionIssuer({ sessions, sessionPolicy, clock, random, maxSessionsPerUser: 50 });
   const mailer = new KeptMail();
