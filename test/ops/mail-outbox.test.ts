@@ -5,6 +5,7 @@
  * on is counted in /metrics and kept without its body. After delivery no token is left in the
  * database. On SQLite and on PostgreSQL.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,7 @@ import { Client, STRONG_PASSWORD, uniqueEmail } from '../support/server.js';
 import { createPostgresDatabase, hasPostgres } from '../support/services.js';
 import { startSmtpServer, tokenFrom, type TestSmtpServer } from '../support/smtp.js';
 import { until } from './helpers.js';
-import { ensureBuilt, spawnLatch, type LatchProcess } from './latch-process.js';
+import { cleanEnv, ensureBuilt, ROOT, spawnLatch, type LatchProcess } from './latch-process.js';
 
 /** Reads the database behind the server the way an intruder with a dump would: every row as text. */
 interface Inspector {
@@ -94,6 +95,15 @@ async function metric(url: string, name: string, labels: string): Promise<number
   const text = await (await fetch(`${url}/metrics`)).text();
   const line = text.split('\n').find((l) => l.startsWith(`${name}{${labels}}`));
   return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+/** `latch <args>` (the built command line), run to its end. */
+function cli(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args], { cwd: ROOT, env: cleanEnv(env), timeout: 60_000 }, (_error, _stdout, stderr) =>
+      resolve({ code: child.exitCode, stderr }),
+    );
+  });
 }
 
 async function register(url: string, email = uniqueEmail('outbox')): Promise<string> {
@@ -189,6 +199,23 @@ for (const deployment of deployments) {
       expect(givenUp).toMatchObject({ to: email, subject: SUBJECT.verify, attempt: 3 });
       expect(latch.stdout).not.toMatch(/verify-email/); // no link, hence no token, in any line
       await stop(latch);
+    }, 60_000);
+
+    it('a mail caused by a one-shot command outlives the command: a running server delivers it once the SMTP server is back', async () => {
+      const server = await start({ MAIL_RETRY_DELAYS: '1s,1s,1s,1s,1s,1s,1s,1s,1s,1s' });
+      await smtp.stop();
+      let email: string;
+      try {
+        email = await register(server.url);
+        const reset = await cli(env, 'mfa', 'reset', email);
+        expect(reset.code, reset.stderr).toBe(0);
+      } finally {
+        await smtp.start();
+      }
+      const isNotice = (m: { recipients: string[]; subject: string }) => m.recipients.includes(email) && m.subject === 'Your second factors were reset';
+      await smtp.waitFor(isNotice, 15_000);
+      expect(smtp.messages.filter(isNotice)).toHaveLength(1);
+      await stop(server);
     }, 60_000);
 
     if (deployment.name === 'PostgreSQL') {
