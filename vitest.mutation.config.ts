@@ -10,6 +10,9 @@ export default defineConfig({
     include: ['test/domain/**/*.test.ts', 'test/contract/session-store.fake.test.ts'],
     testTimeout: 30_000,
     pool: 'forks',
+    // One module graph per worker: the domain's imports (WebAuthn, Kysely, the password list)
+    // load once, not once per test file and mutant.
+    isolate: false,
     reporters: ['default'],
   },
 });
