@@ -39,8 +39,12 @@ export function cookiesOf(res) {
 // Sockets enough for every request in flight: many clients, none waiting behind another's slow answer.
 const agent = new http.Agent({ keepAlive: true, maxSockets: 2_000, maxFreeSockets: 256 });
 
-/** One request; resolves with `{ status, res }` (status 0: no answer), the body drained. */
-export function send(baseUrl, method, path, { cookie, body, origin } = {}) {
+/**
+ * One request; resolves with `{ status, res }`, the body drained. Without an answer, `status` is
+ * the error's code (ECONNREFUSED, timeout, ...). A keep-alive socket the server closed just as it
+ * was reused (ECONNRESET on a reused socket) is retried once on a new one, as browsers do.
+ */
+export function send(baseUrl, method, path, { cookie, body, origin } = {}, retried = false) {
   return new Promise((resolve) => {
     const headers = {};
     if (cookie) headers.cookie = cookie;
@@ -48,11 +52,14 @@ export function send(baseUrl, method, path, { cookie, body, origin } = {}) {
     if (origin && method !== 'GET') headers.origin = origin;
     const req = http.request(`${baseUrl}${path}`, { method, headers, agent, timeout: TIMEOUT_MS }, (res) => {
       res.on('end', () => resolve({ status: res.statusCode, res }));
-      res.on('error', () => resolve({ status: 0 }));
+      res.on('error', (err) => resolve({ status: err.code ?? 'error' }));
       res.resume();
     });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', () => resolve({ status: 0 }));
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (err) => {
+      if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) resolve(send(baseUrl, method, path, { cookie, body, origin }, true));
+      else resolve({ status: err.code ?? 'error' });
+    });
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
