@@ -10,12 +10,18 @@
  */
 import pino, { type Logger } from 'pino';
 
+/**
+ * A reader of stdout that stops reading (a stalled log shipper) makes lines queue in memory:
+ * past this, new lines are dropped rather than the process running out of memory.
+ */
+const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
+
 /** One stdout stream per process, however many Latch instances it holds (tests, host apps). */
 let stdout: ReturnType<typeof pino.destination> | undefined;
 
 function stdoutDestination(): ReturnType<typeof pino.destination> {
   if (stdout) return stdout;
-  const destination = pino.destination({ dest: 1, sync: false });
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
   process.once('exit', () => {
     try {
       destination.flushSync();

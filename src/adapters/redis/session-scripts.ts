@@ -60,9 +60,15 @@ local function indexScore(ms) return math.ceil(ms / 1000) end
 -- An entry scored s expires at or before s*1000 ms: it is surely over once s*1000 <= now.
 local function pruneIndex(key) redis.call('ZREMRANGEBYSCORE', key, '-inf', math.floor(redisNow() / 1000)) end
 local function lastSeenOf(v) return (struct.unpack('>I6', v, LAST_SEEN)) end
-local function decode(base, key, v)
+-- uas: user agents already read by this script (a list of a user's sessions mostly shares one).
+local function decode(base, key, v, uas)
   local createdAt, lastSeenAt, authenticatedAt, flags = struct.unpack('>I6I6I6B', v, TIMES)
-  local userAgent = redis.call('GET', uaKeyOf(base, v)) or ''
+  local uaKey = uaKeyOf(base, v)
+  local userAgent = uas and uas[uaKey]
+  if not userAgent then
+    userAgent = redis.call('GET', uaKey) or ''
+    if uas then uas[uaKey] = userAgent end
+  end
   return { uidOf(v), bin2hex(v:sub(DIGEST, DIGEST + 15)), createdAt, lastSeenAt, authenticatedAt, flags,
            redis.call('PEXPIRETIME', key), ipOf(v), userAgent, epochOf(v), methodsOf(v) }
 end
@@ -100,10 +106,12 @@ extend(indexKey, expiresAt)
 if redis.call('ZCARD', indexKey) > keepAtMost then
   local live = {}
   for _, id in ipairs(redis.call('ZRANGE', indexKey, 0, -1)) do
-    local v = redis.call('GET', base .. ':s:' .. id)
+    -- Only the bytes up to the flags: this runs for every session of the user at each sign-in
+    -- past the cap.
+    local v = redis.call('GETRANGE', base .. ':s:' .. id, 0, FLAGS - 1)
     -- A pending session (second step still to come) neither counts nor ends: someone with the
     -- password but not the second factor must not sign the owner out by starting sign-ins.
-    if not v then redis.call('ZREM', indexKey, id) elseif not isPending(v) then live[#live + 1] = { id = id, l = lastSeenOf(v) } end
+    if v == '' then redis.call('ZREM', indexKey, id) elseif not isPending(v) then live[#live + 1] = { id = id, l = lastSeenOf(v) } end
   end
   table.sort(live, function(a, b) return a.l < b.l end)
   for i = 1, #live - keepAtMost do
@@ -167,13 +175,13 @@ return 1
 export const listSessions = lua(`${common}
 pruneIndex(KEYS[1])
 local epoch = userEpoch(ARGV[1], ARGV[2])
-local out = {}
+local out, uas = {}, {}
 for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   local key = ARGV[1] .. ':s:' .. sid
   local v = redis.call('GET', key)
   if v and epochOf(v) >= epoch then
     out[#out + 1] = sid
-    out[#out + 1] = decode(ARGV[1], key, v)
+    out[#out + 1] = decode(ARGV[1], key, v, uas)
   else
     if v then redis.call('DEL', key) end
     redis.call('ZREM', KEYS[1], sid)
