@@ -147,7 +147,15 @@ describe('deleting the account', () => {
     w.clock.advance(REAUTH_WINDOW + 1);
     expect((await refusal(w.account.deleteAccount(ada, PASSWORD, client))).code).toBe('reauth_required');
     const fresh = await w.signIn('ada@example.test');
+    const learned: number[] = [];
+    const deleteByUser = w.sessions.deleteByUser.bind(w.sessions);
+    w.sessions.deleteByUser = async (userId, options) => {
+      learned.push(options.epoch);
+      return deleteByUser(userId, options);
+    };
+    const epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
     await w.account.deleteAccount(fresh, PASSWORD, client);
+    expect(learned).toEqual([epoch + 1]);
     expect(await w.users.findById(ada.user.id)).toBeNull();
     expect(await live(ada.user.id)).toEqual([]);
     expect(w.events.events.at(-1)).toMatchObject({ type: 'account_deleted', userId: ada.user.id, sessionId: fresh.session.id });
@@ -212,7 +220,14 @@ describe('a credential change', () => {
     expect(w.retried).toHaveLength(1);
     expect(refreshed).toEqual([]);
     down = false;
+    const learned: number[] = [];
+    const working = w.sessions.deleteByUser;
+    w.sessions.deleteByUser = async (userId, options) => {
+      learned.push(options.epoch);
+      return working(userId, options);
+    };
     await w.retried[0]!();
+    expect(learned).toEqual([(await w.users.findById(ada.user.id))!.credentialEpoch]);
     expect(refreshed).toEqual(['lovelace@example.test']);
     expect(await w.sessions.find(other.session.id)).toBeNull();
     expect((await w.users.findById(ada.user.id))?.email).toBe('lovelace@example.test');

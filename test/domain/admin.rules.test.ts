@@ -82,9 +82,13 @@ describe('disabling and enabling', () => {
   });
 
   it('refuses the admin’s own account, the last admin and nobody', async () => {
-    expect((await refusal(w.admin.disable(root.user.id, undefined, asRoot))).code).toBe('self_target');
+    const events = w.events.events.length;
+    const self = await refusal(w.admin.disable(root.user.id, undefined, asRoot));
+    expect(self.code).toBe('self_target');
+    expect(self.message).toContain('disable your own account');
     expect((await refusal(w.admin.disable(root.user.id, undefined, cli))).code).toBe('last_admin');
     expect((await refusal(w.admin.disable('no-such-user', undefined, cli))).code).toBe('not_found');
+    expect(w.events.events.length).toBe(events);
   });
 
   it('enables a disabled account once; an enabled one is left as it is, unrecorded', async () => {
@@ -148,14 +152,16 @@ describe('sessions, resets and roles', () => {
     expect(promoted).toMatchObject({ role: 'admin', sessionCount: 0 });
     expect(w.events.events.at(-1)).toMatchObject({ type: 'role_changed', userId: ada.user.id, count: 1, actor: asRoot.actor });
     expect(w.events.types(ada.user.id).filter((t) => t === 'role_changed')).toHaveLength(1);
-    expect((await refusal(w.admin.setRole(root.user.id, 'user', asRoot))).code).toBe('self_target');
+    expect((await refusal(w.admin.setRole(root.user.id, 'user', asRoot))).message).toContain('change the role of your own account');
     expect((await w.admin.setRole(root.user.id, 'user', cli)).role).toBe('user');
     expect((await refusal(w.admin.setRole(ada.user.id, 'user', cli))).code).toBe('last_admin');
     expect((await refusal(w.admin.setRole('no-such-user', 'admin', cli))).code).toBe('not_found');
   });
 
   it('removes an account, never the admin’s own or the last admin', async () => {
-    expect((await refusal(w.admin.remove(root.user.id, asRoot))).code).toBe('self_target');
+    const self = await refusal(w.admin.remove(root.user.id, asRoot));
+    expect(self.code).toBe('self_target');
+    expect(self.message).toContain('delete your own account');
     expect((await refusal(w.admin.remove(root.user.id, cli))).code).toBe('last_admin');
     await w.admin.remove(ada.user.id, asRoot);
     expect(await w.users.findById(ada.user.id)).toBeNull();

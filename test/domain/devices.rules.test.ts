@@ -5,8 +5,10 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ClientInfo } from '../../src/domain/auth-service.js';
+import { Devices } from '../../src/domain/devices.js';
 import type { User } from '../../src/domain/user.js';
 import { client, REMEMBER_DEVICE, world, type World, type WorldOptions } from '../support/domain-world.js';
+import { cryptoRandom } from '../support/fakes.js';
 
 let w: World;
 let ada: User;
@@ -93,6 +95,13 @@ describe('remembering a browser', () => {
     expect(await w.devices.isRemembered(ada.id, one.token, 0)).toBe(false);
     expect(await w.devices.isRemembered(ada.id, two.token, 0)).toBe(false);
     expect((await signedIn(two.token)).isNew).toBe(false);
+  });
+
+  it('given earlier, no longer counts once MFA_REMEMBER_DEVICE is 0', async () => {
+    const remembered = await signedIn(undefined, { remember: { epoch: 0 } });
+    const off = new Devices({ store: w.deviceStore, events: w.events, mailer: w.mailer, mails: w.mails, clock: w.clock, random: cryptoRandom, rememberForMs: 0, alerts: true });
+    expect(await w.devices.isRemembered(ada.id, remembered.token, 0)).toBe(true);
+    expect(await off.isRemembered(ada.id, remembered.token, 0)).toBe(false);
   });
 
   it('is off with MFA_REMEMBER_DEVICE=0: the cookie is kept and trusts nothing', async () => {

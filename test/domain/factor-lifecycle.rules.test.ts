@@ -72,6 +72,13 @@ describe('adding a factor', () => {
     expect(w.mailer.sent.at(-1)!.text).toContain('A passkey was just added to your account');
   });
 
+  it('a factor the session has proven already is not listed twice', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withPasskey(ada);
+    const added = await w.lifecycle.add(auth, 'passkey', client, written);
+    expect(added.issued.session.methods).toEqual(['password', 'passkey']);
+  });
+
   it('a further one from a session ended meanwhile issues nothing', async () => {
     const ada = await w.member();
     const { auth } = await w.withApp(ada);

@@ -80,6 +80,8 @@ describe('adding a passkey', () => {
     expect((await refusal(w.passkeys.register(ada, { response: device.register(options) }, client))).code).toBe('unauthorized');
     expect(await w.passkeys.list(ada.user.id)).toEqual([]);
     expect(w.events.types(ada.user.id)).not.toContain('passkey_added');
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(false);
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(0);
   });
 
   it('keeps the name given', async () => {
@@ -141,7 +143,10 @@ describe('naming and removing passkeys', () => {
     expect(await w.passkeys.remove(second.auth, first.passkey.id, client)).toBeUndefined();
     expect(w.events.events.at(-1)).toMatchObject({ type: 'passkey_removed', sessionId: second.auth.session.id });
     expect((await w.passkeys.list(ada.user.id)).map((p) => p.id)).toEqual([second.passkey.id]);
+    expect(w.mailer.sent.at(-1)!.text).toContain('A passkey was just removed from your account.');
+    expect(publicPasskey((await w.passkeys.list(ada.user.id))[0]!).lastUsedAt).toBeNull();
     w.clock.advance(REAUTH_WINDOW + 1);
+    expect((await refusal(w.passkeys.registrationOptions(second.auth))).message).toContain('to add a passkey');
     expect((await refusal(w.passkeys.remove(second.auth, second.passkey.id, client))).code).toBe('reauth_required');
   });
 
@@ -175,6 +180,7 @@ describe('signing in with a passkey', () => {
     expect(w.events.events.filter((e) => e.type === 'passkey_login')).toEqual([
       expect.objectContaining({ userId: ada.user.id, sessionId: issued.session.id, ip: guest.ip, userAgent: guest.userAgent }),
     ]);
+    expect(w.events.events.find((e) => e.type === 'new_device')).toMatchObject({ userId: ada.user.id, sessionId: issued.session.id });
     const used = (await w.passkeys.list(ada.user.id))[0]!;
     expect(used.lastUsedAt).toBe(w.clock.now());
     expect(used.counter).toBe(1);
@@ -264,6 +270,17 @@ describe('signing in with a passkey', () => {
     const options = await w.passkeys.signInOptions(pending, client);
     const response = device.authenticate(options);
     expect(await w.passkeys.verifySecondStep(bob.user.id, pending.session.id, response, client)).toBe(false);
+  });
+
+  it('lets a remembered browser’s one-factor session step up with the passkey', async () => {
+    const pending = await w.signIn('ada@example.test');
+    const options = await w.passkeys.signInOptions(pending, client);
+    const done = await w.twoStep.verify(pending, { method: 'passkey', response: device.authenticate(options), rememberDevice: true }, client);
+    const again = await w.auth.login({ email: 'ada@example.test', password: PASSWORD, rememberMe: false }, { ...client, device: done.device });
+    const aal1 = await w.authOf(again.issued);
+    expect(aal1.session.methods).toEqual(['password']);
+    const stepUp = await w.passkeys.signInOptions(aal1, client);
+    expect(stepUp.allowCredentials?.map((c) => c.id)).toEqual([passkey.credentialId]);
   });
 
   it('lets a signed-in session ask only to step up', async () => {

@@ -270,6 +270,21 @@ describe('changing the address', () => {
     expect(await w.sessions.find(ada.session.id)).toBeNull();
   });
 
+  it('confirmed by a browser with no session, signs nobody in', async () => {
+    await setUp();
+    ada = await w.member('ada@example.test');
+    await recovery.requestEmailChange(ada, { newEmail: 'lovelace@example.test', password: PASSWORD }, client);
+    expect(await recovery.verifyEmail(tokenOf(w.mailer.sent[0]), client)).toEqual({ user: expect.objectContaining({ email: 'lovelace@example.test' }), changedAddress: true });
+  });
+
+  it('mails within the budget; past it the request is recorded and nothing is sent', async () => {
+    await setUp();
+    ada = await w.member('ada@example.test');
+    for (let i = 0; i < 4; i++) await recovery.requestEmailChange(ada, { newEmail: `new${i}@example.test`, password: PASSWORD }, client);
+    expect(w.mailer.sent).toHaveLength(6);
+    expect(w.events.types(ada.user.id).filter((t) => t === 'email_change_requested')).toHaveLength(4);
+  });
+
   it('refuses a confirmation when the address was taken meanwhile', async () => {
     await setUp();
     ada = await w.member('ada@example.test');

@@ -3,6 +3,7 @@
  * REQUIRE_EMAIL_VERIFICATION, disabled accounts, and where a second step is asked for.
  */
 import { afterEach, describe, expect, it } from 'vitest';
+import { ipKey } from '../../src/domain/client-key.js';
 import { client, PASSWORD, refusal, world, type World } from '../support/domain-world.js';
 
 let w: World;
@@ -40,7 +41,58 @@ describe('registration', () => {
   });
 });
 
+describe('registration limits and races', () => {
+  it('refuses past the registrations allowed per client address', async () => {
+    w = await world();
+    for (let i = 0; i < 1000; i++) await w.registrationLimit.consume(ipKey(client.ip));
+    expect((await refusal(register('ada@example.test'))).code).toBe('rate_limited');
+    expect(await w.users.findByEmail('ada@example.test')).toBeNull();
+  });
+
+  it('issues no session when the new account changed while it was being created', async () => {
+    w = await world();
+    const create = w.users.create.bind(w.users);
+    w.users.create = async (user) => {
+      const created = await create(user);
+      await w.users.changeCredentials(user.id, {});
+      return created;
+    };
+    expect((await refusal(register('ada@example.test'))).code).toBe('unauthorized');
+    expect(w.events.types()).toEqual([]);
+  });
+});
+
 describe('signing in', () => {
+  it('records a throttled attempt with the account it was for', async () => {
+    w = await world();
+    const ada = await w.member('ada@example.test');
+    for (let i = 0; i < 5; i++) await refusal(login('ada@example.test', 'not-the-password-123'));
+    expect((await refusal(login('ada@example.test'))).code).toBe('rate_limited');
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'login_throttled', userId: ada.user.id });
+    for (let i = 0; i < 6; i++) await refusal(login('nobody@example.test'));
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'login_throttled', userId: null });
+  });
+
+  it('refuses the session when a credential change lands while the password is checked', async () => {
+    w = await world();
+    const ada = await w.member('ada@example.test');
+    const verify = w.hasher.verify.bind(w.hasher);
+    w.hasher.verify = async (hash, password) => {
+      const result = await verify(hash, password);
+      await w.changes.apply(ada.user.id, {});
+      return result;
+    };
+    expect((await refusal(login('ada@example.test'))).code).toBe('invalid_credentials');
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'login_failed', userId: ada.user.id });
+  });
+
+  it('tells the owner about a browser new to the account, naming the session', async () => {
+    w = await world();
+    const ada = await w.member('ada@example.test');
+    const outcome = await w.auth.login({ email: 'ada@example.test', password: PASSWORD, rememberMe: false }, { ...client, device: undefined });
+    expect(w.events.events.at(-1)).toMatchObject({ type: 'new_device', userId: ada.user.id, sessionId: outcome.issued.session.id });
+  });
+
   it('records failures with the account when there is one, and success with the session', async () => {
     w = await world();
     const ada = await w.member('ada@example.test');

@@ -69,6 +69,11 @@ describe('TOTP codes', () => {
     expect(matchTotp(secret, ` ${code}`, now)).toBeNull();
   });
 
+  it('take their secret from the randomness they are given', () => {
+    const zeros = { bytes: (n: number) => Buffer.alloc(n), uuid: () => 'u' };
+    expect(newTotpSecret(zeros, 'Latch', 'ada').secret).toBe('A'.repeat(32));
+  });
+
   it('come from a new 160-bit secret each time, named for the issuer and account', () => {
     const other = newTotpSecret(cryptoRandom, 'accounts.latch.test', 'ada@example.test');
     expect(other.secret).toMatch(/^[A-Z2-7]{32}$/);

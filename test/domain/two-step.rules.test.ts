@@ -80,6 +80,8 @@ describe('turning the authenticator app on', () => {
     expect((await refusal(w.twoStep.confirmTotp(ada, w.nextCode(setup.secret), client))).code).toBe('unauthorized');
     expect((await w.factors.totpOf(ada.user.id))?.confirmed).toBe(false);
     expect(w.events.types(ada.user.id)).not.toContain('totp_enabled');
+    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(false);
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(0);
   });
 
   it('refuses past the account limit before looking at the code', async () => {

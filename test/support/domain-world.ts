@@ -205,6 +205,7 @@ export async function world(options: WorldOptions = {}) {
     issuerName: 'accounts.latch.test',
     devices,
   });
+  const registrationLimit = limiter(1000, HOUR);
   const verificationsSent: string[] = [];
   const auth = new AuthService({
     users,
@@ -222,7 +223,7 @@ export async function world(options: WorldOptions = {}) {
       knownIp: limiter(1, 30 * DAY),
       consecutive: limiter(100, DAY),
     }),
-    registrationLimit: limiter(1000, HOUR),
+    registrationLimit,
     events,
     verification: { sendVerification: async (user) => void verificationsSent.push(user.id), notifySignupAttempt: async () => {} },
     requireEmailVerification,
@@ -329,6 +330,7 @@ export async function world(options: WorldOptions = {}) {
     limits,
     twoStep,
     auth,
+    registrationLimit,
     account,
     admin,
     revokedTokens,
