@@ -9,9 +9,11 @@
  * - A session that has just proven the factor it added goes on under a NEW id with the factor
  *   added to its methods (aal2): no token lives across a change of privilege.
  *
- * The session step goes FIRST, conditional on the session's epoch, and the factor is written
- * after it: a request whose session was ended meanwhile (a sign-out everywhere while it ran)
- * changes nothing (THREATS.md, item 3).
+ * A factor is written only while the session's epoch holds, and BEFORE two-step flips (see
+ * `add`, `remove`). A factor added by a session that was ended before its change landed (the
+ * owner signing out everywhere, or ending that one session, while a thief's enrolment ran) is
+ * withdrawn: a refused request changes nothing (THREATS.md, item 3), and a thief's factor does
+ * not outlive the sign-out that was meant to end the thief.
  */
 import type { AuthMethod } from './assurance.js';
 import type { Authenticated } from './auth-service.js';
@@ -73,22 +75,46 @@ export class FactorLifecycle {
     factor: SecondFactorName,
     client: ClientInfo,
     write: (ifEpoch: number) => Promise<'written' | 'stale'>,
+    unwrite: () => Promise<void>,
   ): Promise<{ issued: IssuedSession; recoveryCodes?: string[] }> {
     const proven: AuthMethod[] = [factor];
     const userId = auth.user.id;
     if ((await write(auth.session.epoch)) === 'stale') throw signedOutMeanwhile();
-    const turned = await this.turn(auth, client, true, proven);
-    if (turned === 'unchanged') {
-      // Two-step was on already: the same sign-in goes on under a new id, with the factor.
-      const issued = await this.rotate(auth, client, proven);
-      await this.deps.devices.untrustAll(userId);
-      await this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
-      return { issued };
+    const current = { session: auth.session, client, proven: { methods: proven } };
+    const turned = await this.deps.changes.apply(userId, { twoFactor: true }, { current });
+    if (turned.ok) {
+      // The flip landed under the session's epoch, but the session itself may have been ended
+      // (that one session revoked, a logout): then the factor and the flip are taken back.
+      if (!turned.issued) return this.withdraw(auth, factor, unwrite, true);
+      const recoveryCodes = await this.newRecoveryCodeSet(userId);
+      await this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'on'));
+      return { issued: turned.issued, recoveryCodes };
     }
-    const recoveryCodes = await this.newRecoveryCodeSet(userId);
-    await this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'on'));
-    if (!turned.issued) throw signedOutMeanwhile();
-    return { issued: turned.issued, recoveryCodes };
+    if (turned.reason !== 'unchanged') return this.withdraw(auth, factor, unwrite, false); // another change ended the session
+    // Two-step was on already: the same sign-in goes on under a new id, with the factor.
+    const issued = await this.successor(auth, client, proven);
+    if (!issued) return this.withdraw(auth, factor, unwrite, false);
+    await this.deps.devices.untrustAll(userId);
+    await this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'added' }));
+    return { issued };
+  }
+
+  /**
+   * The session that added a factor was ended before the addition completed: the factor goes
+   * again (`unwrite`). A passkey signs in on its own, so a sign-in it made in the meantime ends
+   * too (an epoch bump), as does everything under a flip of two-step that this addition made
+   * and that nothing else now holds. A TOTP app alone could not sign anyone in (two-step was
+   * not on for it), so taking it back is enough.
+   */
+  private async withdraw(auth: Authenticated, factor: SecondFactorName, unwrite: () => Promise<void>, turnedOn: boolean): Promise<never> {
+    const userId = auth.user.id;
+    await unwrite();
+    if (turnedOn || factor === 'passkey') {
+      const off = turnedOn && !(await this.isOn(userId));
+      const undone = await this.deps.changes.apply(userId, off ? { twoFactor: false } : {});
+      if (!undone.ok && undone.reason === 'unchanged') await this.deps.changes.apply(userId, {}); // turned off meanwhile: still end what began
+    }
+    throw signedOutMeanwhile();
   }
 
   /**
@@ -150,12 +176,10 @@ export class FactorLifecycle {
     return codes;
   }
 
-  /** The same sign-in under a new id, with `proven` added to its methods. */
-  private async rotate(auth: Authenticated, client: ClientInfo, proven: AuthMethod[]): Promise<IssuedSession> {
+  /** The same sign-in under a new id, with `proven` added to its methods; null when it was ended meanwhile. */
+  private async successor(auth: Authenticated, client: ClientInfo, proven: AuthMethod[]): Promise<IssuedSession | null> {
     const { sessions, issuer } = this.deps;
     // Only a session that still exists is replaced: one ended meanwhile stays ended.
-    const issued = (await sessions.delete(auth.session.id)) ? await issuer.rotate(auth.session, auth.user, auth.session.epoch, client, { methods: proven }) : null;
-    if (!issued) throw signedOutMeanwhile();
-    return issued;
+    return (await sessions.delete(auth.session.id)) ? issuer.rotate(auth.session, auth.user, auth.session.epoch, client, { methods: proven }) : null;
   }
 }

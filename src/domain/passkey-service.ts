@@ -115,7 +115,7 @@ export class PasskeyService {
       const stored = await passkeys.add(passkey, ifEpoch);
       if (stored === 'duplicate') throw invalidPasskey();
       return stored === 'stale' ? 'stale' : 'written';
-    });
+    }, async () => void (await passkeys.remove(auth.user.id, passkey.id)));
     await this.record('passkey_added', auth.user.id, client, added.issued.session.id);
     return { passkey, ...added };
   }

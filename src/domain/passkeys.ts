@@ -34,8 +34,8 @@ export interface PasskeyStore {
    */
   add(passkey: Passkey, ifEpoch: number): Promise<'added' | 'duplicate' | 'stale'>;
   rename(userId: string, id: string, name: string): Promise<Passkey | null>;
-  /** Removes it while the owner's credential epoch is still `ifEpoch`. */
-  remove(userId: string, id: string, ifEpoch: number): Promise<'removed' | 'none' | 'stale'>;
+  /** Removes it; with `ifEpoch`, only while the owner's credential epoch is still that one. */
+  remove(userId: string, id: string, ifEpoch?: number): Promise<'removed' | 'none' | 'stale'>;
   /** Every passkey of the user (an administrator's second-factor reset). */
   removeAll(userId: string): Promise<void>;
   /**

@@ -120,7 +120,7 @@ export class TwoStepService {
       const confirmed = await factors.confirmTotp(userId, step, pending.sealedSecret, ifEpoch);
       if (confirmed === 'no_match') throw invalidCode();
       return confirmed === 'stale' ? 'stale' : 'written';
-    });
+    }, async () => void (await factors.removeTotp(userId)));
     await this.record('totp_enabled', userId, client, added.issued.session.id);
     return added;
   }

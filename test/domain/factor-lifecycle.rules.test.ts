@@ -15,45 +15,102 @@ beforeEach(async () => {
 afterEach(() => w.close());
 
 const written = async () => 'written' as const;
+/** Records that the factor was taken back (the tests' writes store nothing themselves). */
+function unwriter() {
+  const calls: number[] = [];
+  return { calls, unwrite: async () => void calls.push(1) };
+}
+const nothingToUnwrite = async () => {};
 
 describe('adding a factor', () => {
   it('writes under the session’s epoch, and a stale write changes nothing', async () => {
     const ada = await w.member();
     const epochs: number[] = [];
-    const error = await refusal(w.lifecycle.add(ada, 'totp', client, async (ifEpoch) => (epochs.push(ifEpoch), 'stale')));
+    const taken = unwriter();
+    const error = await refusal(w.lifecycle.add(ada, 'totp', client, async (ifEpoch) => (epochs.push(ifEpoch), 'stale'), taken.unwrite));
     expect(error.code).toBe('unauthorized');
     expect(epochs).toEqual([ada.session.epoch]);
+    expect(taken.calls).toEqual([]); // nothing was written, nothing to take back
     expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(false);
     expect(w.mailer.sent).toEqual([]);
   });
 
-  it('the first one turns two-step on even when the session was ended meanwhile, which stays ended', async () => {
+  it('the first one, from a session revoked meanwhile (that session only), is taken back with the flip, and what the flip began ends', async () => {
     const ada = await w.member();
     const other = await w.signIn(ada.user.email);
+    const epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
+    const taken = unwriter();
     const error = await refusal(
-      w.lifecycle.add(ada, 'passkey', client, async () => {
-        await w.sessions.delete(ada.session.id);
-        return 'written';
-      }),
+      w.lifecycle.add(
+        ada,
+        'passkey',
+        client,
+        async () => {
+          await w.sessions.delete(ada.session.id);
+          return 'written';
+        },
+        taken.unwrite,
+      ),
     );
     expect(error.code).toBe('unauthorized');
-    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(true);
+    expect(taken.calls).toEqual([1]);
+    const after = (await w.users.findById(ada.user.id))!;
+    expect(after.twoFactor).toBe(false); // no lockout behind a factor nobody kept
+    expect(after.credentialEpoch).toBe(epoch + 2); // on, then off again
     expect(await w.sessions.find(other.session.id)).toBeNull();
-    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(10);
-    expect(w.mailer.subjects()).toEqual(['Two-step sign-in is on']);
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(0);
+    expect(w.mailer.subjects()).toEqual([]);
   });
 
-  it('the first one lands even after another change moved the epoch on, ending every session', async () => {
+  it('a first app, after another change ended the session meanwhile, is taken back and changes nothing else', async () => {
     const ada = await w.member();
+    const taken = unwriter();
+    let epoch = -1;
+    let later: Awaited<ReturnType<typeof w.signIn>> | undefined;
     const error = await refusal(
-      w.lifecycle.add(ada, 'totp', client, async () => {
-        await w.changes.apply(ada.user.id, {});
-        return 'written';
-      }),
+      w.lifecycle.add(
+        ada,
+        'totp',
+        client,
+        async () => {
+          await w.changes.apply(ada.user.id, {}); // the owner signs out everywhere
+          epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
+          later = await w.signIn(ada.user.email); // and signs in again
+          return 'written';
+        },
+        taken.unwrite,
+      ),
     );
     expect(error.code).toBe('unauthorized');
-    expect((await w.users.findById(ada.user.id))?.twoFactor).toBe(true);
-    expect(await w.sessions.listByUser(ada.user.id, w.clock.now())).toEqual([]);
+    expect(taken.calls).toEqual([1]);
+    expect((await w.users.findById(ada.user.id))).toMatchObject({ twoFactor: false, credentialEpoch: epoch });
+    expect(await w.sessions.find(later!.session.id)).not.toBeNull(); // the owner's new session stands
+    expect(w.mailer.subjects()).not.toContain('Two-step sign-in is on');
+  });
+
+  it('a passkey, after another change ended the session meanwhile, is taken back, and a sign-in it may have made ends', async () => {
+    const ada = await w.member();
+    const taken = unwriter();
+    let epoch = -1;
+    let meanwhile: Awaited<ReturnType<typeof w.signIn>> | undefined;
+    const error = await refusal(
+      w.lifecycle.add(
+        ada,
+        'passkey',
+        client,
+        async () => {
+          await w.changes.apply(ada.user.id, {});
+          epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
+          meanwhile = await w.signIn(ada.user.email); // stands for a sign-in with the new passkey
+          return 'written';
+        },
+        taken.unwrite,
+      ),
+    );
+    expect(error.code).toBe('unauthorized');
+    expect(taken.calls).toEqual([1]);
+    expect((await w.users.findById(ada.user.id))).toMatchObject({ twoFactor: false, credentialEpoch: epoch + 1 });
+    expect(await w.sessions.find(meanwhile!.session.id)).toBeNull();
   });
 
   it('a further one keeps two-step on: the session goes on under a new id with the factor, others stay', async () => {
@@ -61,7 +118,7 @@ describe('adding a factor', () => {
     const { auth } = await w.withApp(ada);
     const other = await w.signIn(ada.user.email); // pending: the password alone is not enough now
     const before = (await w.users.findById(ada.user.id))!.credentialEpoch;
-    const added = await w.lifecycle.add(auth, 'passkey', client, written);
+    const added = await w.lifecycle.add(auth, 'passkey', client, written, nothingToUnwrite);
     expect(added.recoveryCodes).toBeUndefined();
     expect(added.issued.session.id).not.toBe(auth.session.id);
     expect(added.issued.session.methods).toEqual(['password', 'totp', 'passkey']);
@@ -75,15 +132,31 @@ describe('adding a factor', () => {
   it('a factor the session has proven already is not listed twice', async () => {
     const ada = await w.member();
     const { auth } = await w.withPasskey(ada);
-    const added = await w.lifecycle.add(auth, 'passkey', client, written);
+    const added = await w.lifecycle.add(auth, 'passkey', client, written, nothingToUnwrite);
     expect(added.issued.session.methods).toEqual(['password', 'passkey']);
   });
 
-  it('a further one from a session ended meanwhile issues nothing', async () => {
+  it('a further passkey from a session ended meanwhile is taken back: two-step stays on with the app, and a sign-in the passkey made ends', async () => {
     const ada = await w.member();
     const { auth } = await w.withApp(ada);
+    const epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
     await w.sessions.delete(auth.session.id);
-    expect((await refusal(w.lifecycle.add(auth, 'passkey', client, written))).code).toBe('unauthorized');
+    const taken = unwriter();
+    expect((await refusal(w.lifecycle.add(auth, 'passkey', client, written, taken.unwrite))).code).toBe('unauthorized');
+    expect(taken.calls).toEqual([1]);
+    expect((await w.users.findById(ada.user.id))).toMatchObject({ twoFactor: true, credentialEpoch: epoch + 1 });
+    expect(await w.factors.recoveryCodesLeft(ada.user.id)).toBe(10);
+  });
+
+  it('a further app from a session ended meanwhile is taken back without ending anything', async () => {
+    const ada = await w.member();
+    const { auth } = await w.withPasskey(ada);
+    const epoch = (await w.users.findById(ada.user.id))!.credentialEpoch;
+    await w.sessions.delete(auth.session.id);
+    const taken = unwriter();
+    expect((await refusal(w.lifecycle.add(auth, 'totp', client, written, taken.unwrite))).code).toBe('unauthorized');
+    expect(taken.calls).toEqual([1]);
+    expect((await w.users.findById(ada.user.id))).toMatchObject({ twoFactor: true, credentialEpoch: epoch });
   });
 });
 

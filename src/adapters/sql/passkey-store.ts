@@ -78,13 +78,14 @@ export class SqlPasskeyStore implements PasskeyStore {
     });
   }
 
-  remove(userId: string, id: string, ifEpoch: number): Promise<'removed' | 'none' | 'stale'> {
-    return guarded(() =>
-      whileEpoch(this.db, this.dialect, { userId, epoch: ifEpoch }, async (tx) => {
-        const result = await tx.deleteFrom('passkeys').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
+  remove(userId: string, id: string, ifEpoch?: number): Promise<'removed' | 'none' | 'stale'> {
+    return guarded(async () => {
+      const remove = async (db: Kysely<Database>) => {
+        const result = await db.deleteFrom('passkeys').where('user_id', '=', userId).where('id', '=', id).executeTakeFirst();
         return Number(result.numDeletedRows) > 0 ? ('removed' as const) : ('none' as const);
-      }),
-    );
+      };
+      return ifEpoch === undefined ? remove(this.db) : whileEpoch(this.db, this.dialect, { userId, epoch: ifEpoch }, remove);
+    });
   }
 
   removeAll(userId: string): Promise<void> {
