@@ -1,9 +1,12 @@
-// The baseline for bench/run.mjs: a bare Express 5 app whose one route does what the cheapest
-// possible session check does — one Redis GET of a small JSON record — and answers a small JSON.
+// The baseline for bench/run.mjs: a bare Express 5 app with helmet and cors (the least a public
+// JSON API serves with) whose one route does what the cheapest possible session check does —
+// one Redis GET of a small JSON record — and answers a small JSON.
 // Started as a child process, like Latch, so both are measured alike.
 //
 // Env: PORT (required), REDIS_URL (default redis://127.0.0.1:6379), BARE_KEY (required, must exist).
+import cors from 'cors';
 import express from 'express';
+import helmet from 'helmet';
 import { createClient } from 'redis';
 
 const port = Number(process.env.PORT);
@@ -23,6 +26,8 @@ if ((await redis.exists(key)) !== 1) {
 
 const app = express();
 app.disable('x-powered-by');
+app.use(helmet());
+app.use(cors({ origin: ['http://localhost:3000'], credentials: true }));
 app.get('/readyz', (_req, res) => {
   res.json({ status: 'ready' });
 });

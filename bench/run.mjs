@@ -1,7 +1,7 @@
 // Latch benchmark, in phases (BENCH_PHASES picks them; default all):
 //   me       GET /api/auth/me on the built Latch server (Redis session store on the shared
-//            standalone Redis, PostgreSQL users) against a bare Express 5 app doing one Redis
-//            GET per request. Target: Latch reaches at least 0.9x the bare app's req/s.
+//            standalone Redis, PostgreSQL users) against a bare Express 5 app with helmet and
+//            cors doing one Redis GET per request (the speed issue's baseline). Target: Latch reaches at least 0.9x the bare app's req/s.
 //   cluster  the same /me measurement with Latch on a private 6-node Redis Cluster
 //            (scripts/redis-cluster.sh), printed as a third row next to the two above.
 //   memory   Redis memory per session (all keys the store writes), RedisSessionStore used

@@ -254,7 +254,7 @@ async function main() {
   if (process.env.BENCH_NODE_ARGS) console.log(`  node args   ${process.env.BENCH_NODE_ARGS}`);
   console.log('');
 
-  const { latch, baseUrl } = await startLatch('latch', redis.url, latchEnv);
+  const { latch, baseUrl } = await startLatch('latch', redis.url, latchEnv, { logToFile: false });
   const log = countLogLines(latch.child.stdout, process.env.SOAK_LATCH_OUTPUT);
   const t0 = Date.now();
   const users = await registerMixUsers(baseUrl, ORIGIN, userCount, (i) => `soak-${runId}-${i}@example.com`, PASSWORD);

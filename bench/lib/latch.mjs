@@ -1,6 +1,7 @@
 // Latch under test (`node dist/main.js`): its env, starting it, measuring /me on it, and the
 // throttling limits raised for every Latch the bench starts.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BenchError, dbName, redisPrefix, root, state } from './common.mjs';
@@ -10,18 +11,37 @@ import { childReport, freePort, startChild, stopChild, waitReady } from './proce
 import { databaseUrlFor } from './services.mjs';
 
 /** Latch (`node dist/main.js`) on the bench database and `latchRedisUrl`, ready. */
-export async function startLatch(label, latchRedisUrl, extraEnv = {}) {
+/** `logToFile: false` keeps stdout piped to this process (the soak reads it as it comes). */
+export async function startLatch(label, latchRedisUrl, extraEnv = {}, { logToFile = true } = {}) {
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
-  const latch = startChild(`${label} (node dist/main.js)`, [...nodeArgs, 'dist/main.js'], {
-    ...latchBaseEnv(latchRedisUrl),
-    PORT: String(port),
-    ...extraEnv,
-  });
+  // The request log stays on (LOG_LEVEL=info, one line per request, as deployed) and goes to a
+  // file, as it would to a log collector, rather than through the bench process.
+  const logFile = logToFile ? path.join(os.tmpdir(), `latch-bench-${process.pid}-${port}.log`) : undefined;
+  const latch = startChild(
+    `${label} (node dist/main.js)`,
+    [...nodeArgs, 'dist/main.js'],
+    { ...latchBaseEnv(latchRedisUrl), PORT: String(port), ...extraEnv },
+    process.execPath,
+    { stdoutFile: logFile },
+  );
+  latch.logFile = logFile;
   console.log(`Starting ${label} on ${baseUrl} ...`);
   await waitReady(latch, `${baseUrl}/readyz`);
   return { latch, baseUrl };
+}
+
+/** Stops Latch; reports its request log's size and any warning in it, then removes the file. */
+export async function stopLatch(latch, label) {
+  await stopChild(latch);
+  const text = readFileSync(latch.logFile, 'utf8');
+  rmSync(latch.logFile, { force: true });
+  const lines = text.split('\n').filter(Boolean);
+  const warnings = lines.filter((line) => !line.includes('"level":30'));
+  console.log(`  ${label}: request log ${lines.length} lines, ${(text.length / 1e6).toFixed(1)} MB (LOG_LEVEL=info, to a file)`);
+  if (warnings.length) console.log(`  note: ${warnings.length} lines above info, the last: ${warnings.at(-1)}`);
+  if (latch.output.trim()) console.log(`  note: ${label} printed on stderr:${childReport(latch)}`);
 }
 
 export function latchBaseEnv(latchRedisUrl) {
@@ -30,7 +50,7 @@ export function latchBaseEnv(latchRedisUrl) {
     REDIS_URL: latchRedisUrl,
     REDIS_KEY_PREFIX: redisPrefix,
     HOST: '127.0.0.1',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     NODE_ENV: 'development',
   };
 }
@@ -44,8 +64,7 @@ export async function measureLatch(label, latchRedisUrl, tag, opts, extraEnv) {
   console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s; each cookie answers 200 on /me`);
   const result = await measure(label, latch, baseUrl, cookies, opts);
   if (latch.exited) throw new BenchError(`${label} exited during the run${childReport(latch)}`);
-  await stopChild(latch);
-  if (latch.output.trim()) console.log(`  note: ${label} printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+  await stopLatch(latch, label);
   return { result, cookies };
 }
 

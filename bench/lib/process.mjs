@@ -1,20 +1,23 @@
 // Child processes: start, stop, wait until ready; free ports; CPU accounting from /proc.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { BenchError, STARTUP_TIMEOUT_MS, STOP_TIMEOUT_MS, children, root, sleep } from './common.mjs';
 
-export function startChild(name, args, env, command = process.execPath) {
+/** `stdoutFile`: the child's stdout goes to that file (its request log), not through this process. */
+export function startChild(name, args, env, command = process.execPath, { stdoutFile } = {}) {
+  const stdoutFd = stdoutFile === undefined ? undefined : openSync(stdoutFile, 'a');
   const child = spawn(command, args, {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
   });
+  if (stdoutFd !== undefined) closeSync(stdoutFd);
   const state = { name, child, output: '', exited: false, exitCode: null, signal: null };
   const keep = (chunk) => {
     state.output = (state.output + chunk.toString()).slice(-16_384);
   };
-  child.stdout.on('data', keep);
+  child.stdout?.on('data', keep);
   child.stderr.on('data', keep);
   state.exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {

@@ -2,10 +2,10 @@
 // Redis. See bench/run.mjs for what is measured and the targets.
 import os from 'node:os';
 import { BenchError, PASSWORD, count, require, state } from '../lib/common.mjs';
-import { CLOCK_TICKS, benchCpuMs, childReport, cpuMsOf, machineBusyMs, stopChild } from '../lib/process.mjs';
+import { CLOCK_TICKS, benchCpuMs, childReport, cpuMsOf, machineBusyMs } from '../lib/process.mjs';
 import { benchEmail, checkCookies, registerThrottling, registerUsers } from '../lib/register.mjs';
 import { cannon, runAutocannon, table } from '../lib/load.mjs';
-import { envText, latchBaseEnv, startLatch } from '../lib/latch.mjs';
+import { envText, latchBaseEnv, startLatch, stopLatch } from '../lib/latch.mjs';
 
 const STORM_LOGIN_TARGET = 0.8; // x cores / one login's seconds
 const STORM_ME_TARGET = 0.6; // /me during the storm / /me alone
@@ -159,8 +159,7 @@ export async function stormPhase(opts, failures, throttle, configModule) {
   const [meAlone] = await stormRun(`/me alone (${opts.connections} connections)`, latch, [me], opts);
   const [meStorm, loginStorm] = await stormRun('/me during the storm (both at once)', latch, [me, logins(stormConnections)], opts);
   if (latch.exited) throw new BenchError(`the storm's Latch exited during the run${childReport(latch)}`);
-  await stopChild(latch);
-  if (latch.output.trim()) console.log(`  note: the storm's Latch printed output (LOG_LEVEL=warn):${childReport(latch)}`);
+  await stopLatch(latch, "the storm's Latch");
   const argonMs = argonParams ? await argon2Reference(argonParams) : undefined;
 
   single.label = 'one login at a time';

@@ -3,26 +3,26 @@
  * the auth API at `/api/auth`.
  */
 import express, { type Express } from 'express';
-import helmet from 'helmet';
+import type { HelmetOptions } from 'helmet';
 import type { Latch } from '../latch.js';
 import { errorHandler, sendError } from './errors.js';
 import { metricsEndpoint } from './middleware/metrics.js';
 import { observeRequests } from './middleware/observe-requests.js';
+import { securityHeaders } from './middleware/security-headers.js';
 import { docsHandler, docsStylesheetHandler, openApiHandler } from './openapi/document.js';
 import { createWebRouter } from '../web/router.js';
+
+/** helmet's defaults; HSTS and upgrade-insecure-requests only once the site is served over HTTPS. */
+export function helmetOptions(https: boolean): HelmetOptions {
+  return { strictTransportSecurity: https, contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } } };
+}
 
 export function createServerApp(latch: Latch): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', latch.config.trustProxy);
-  // HSTS and upgrade-insecure-requests only make sense once the site is served over HTTPS.
   const https = latch.config.cookieSecure;
-  app.use(
-    helmet({
-      strictTransportSecurity: https,
-      contentSecurityPolicy: { directives: { upgradeInsecureRequests: https ? [] : null } },
-    }),
-  );
+  app.use(securityHeaders(helmetOptions(https)));
   app.use(observeRequests({ logger: latch.logger, metrics: latch.metrics, quiet: (path) => path === '/healthz' }));
   app.use('/api/auth', latch.router);
   app.use('/api/admin', latch.adminRouter);
