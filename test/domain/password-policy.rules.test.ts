@@ -8,6 +8,10 @@ import { normalizePassword, PasswordPolicy } from '../../src/domain/password-pol
 
 const policy = new PasswordPolicy({ minLength: 15, maxLength: 256 }, dictionary['passwords-common']);
 const nobody = { email: 'zz@example.test', name: 'Q' };
+const message = (password: string) => {
+  const verdict = policy.check(normalizePassword(password), nobody);
+  return verdict.ok ? '' : verdict.message;
+};
 const rule = (password: string, context = nobody) => {
   const verdict = policy.check(normalizePassword(password), context);
   return verdict.ok ? 'ok' : verdict.rule;
@@ -28,6 +32,10 @@ describe('runs of consecutive keys, letters or digits', () => {
     ]) {
       expect(rule(run), run).toBe('sequential');
     }
+  });
+
+  it('are refused with a reason a person can read', () => {
+    expect(message('0123456789012345')).toMatch(/consecutive/);
   });
 
   it('are only refused when the whole password is one', () => {

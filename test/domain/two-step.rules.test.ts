@@ -134,6 +134,14 @@ describe('turning the authenticator app off', () => {
     expect((await refusal(w.twoStep.disableTotp(auth, PASSWORD, client))).code).toBe('reauth_required');
   });
 
+  it('leaves a setup that was never confirmed alone', async () => {
+    const ada = await w.member();
+    await w.twoStep.startTotp(ada);
+    expect((await refusal(w.twoStep.disableTotp(ada, PASSWORD, client))).code).toBe('not_found');
+    expect((await w.factors.totpOf(ada.user.id))?.confirmed).toBe(false);
+    expect(w.events.types(ada.user.id)).not.toContain('totp_disabled');
+  });
+
   it('as the last factor turns two-step off: a credential change, codes gone, a mail', async () => {
     const ada = await w.member();
     const { auth } = await w.withApp(ada);
@@ -242,6 +250,7 @@ describe('the second step', () => {
     expect((await refusal(w.twoStep.verify(pending, { method: 'totp', code: '000000' }, client))).code).toBe('invalid_code');
     expect(await w.sessions.find(pending.session.id)).toBeNull();
     expect((await refusal(w.twoStep.verify(pending, { method: 'totp', code: w.nextCode(secret) }, client))).code).toBe('mfa_required');
+    expect((await refusal(w.twoStep.verify(pending, { method: 'totp', code: '000000' }, client))).code).toBe('mfa_required');
   });
 
   it('counts wrong codes per account across pending sessions', async () => {
@@ -335,6 +344,12 @@ describe('with a passkey as the second step', () => {
     expect(done.issued.session.methods).toEqual(['password', 'passkey']);
     const again = await w.auth.login({ email: 'ada@example.test', password: PASSWORD, rememberMe: false }, { ...client, device: done.device });
     expect(again.kind).toBe('signed_in');
+  });
+
+  it('refuses an app code for an account with passkeys only', async () => {
+    await w.withPasskey(await w.member('ada@example.test'));
+    const pending = await pendingSignIn('ada@example.test');
+    expect((await refusal(w.twoStep.verify(pending, { method: 'totp', code: '123456' }, client))).code).toBe('invalid_code');
   });
 
   it('refuses an answer to another session’s challenge', async () => {
