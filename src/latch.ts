@@ -110,7 +110,8 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
 
   const database = openDatabase(config.databaseUrl, {
     timeoutMs,
-    onPoolError: (err) => logger.warn({ err }, 'database connection lost'),
+    // The message only, like the dependency log: a stack adds nothing to "the connection dropped".
+    onPoolError: (err) => logger.warn({ err: { message: err.message } }, 'database connection lost'),
   });
   let redis: RedisConnection | undefined;
   try {
