@@ -11,7 +11,7 @@ import { Argon2Hasher } from './adapters/argon2-hasher.js';
 import { LatchMetrics } from './adapters/metrics.js';
 import { createRateLimiter, type LimiterBackend } from './adapters/rate-limit/rlf-limiter.js';
 import { SqlAuditLog } from './adapters/sql/audit-log.js';
-import { BATCH_SIZE, MailRelay, POLL_INTERVAL_MS } from './adapters/mail/mail-relay.js';
+import { MailRelay, POLL_INTERVAL_MS } from './adapters/mail/mail-relay.js';
 import { SqlMailOutbox } from './adapters/sql/mail-outbox.js';
 import { outboxTransport, smtpTransport } from './adapters/mail/transports.js';
 import { SqlTokenStore } from './adapters/sql/token-store.js';
@@ -340,7 +340,6 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       retryDelaysMs: config.mailRetryDelays,
       leaseMs: mailLeaseMs(timeoutMs),
       pollIntervalMs: POLL_INTERVAL_MS,
-      batchSize: BATCH_SIZE,
       now: () => systemClock.now(),
       delivered: (result) => metrics.mailDeliveries.inc({ result }),
       unavailable: (error) => dependencyLog.failed('database', error, 'mail relay'),

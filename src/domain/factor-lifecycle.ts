@@ -68,7 +68,8 @@ export class FactorLifecycle {
    * The factor is written BEFORE two-step is turned on (an atomic flip of the account's flag
    * with the epoch bump): a password login that looked for factors before the write holds a
    * session of the old epoch, which the flip ends; one that looks after it finds the factor.
-   * Of two first factors added at once, exactly one flips the flag.
+   * Of two first factors added at once, exactly one flips the flag; the other finds its
+   * session rotated away and is taken back (`withdraw`).
    */
   async add(
     auth: Authenticated,
@@ -139,7 +140,7 @@ export class FactorLifecycle {
       await this.deps.mailer.send(this.deps.mails.factorChangedNotice(auth.user.email, greetingName(auth.user), { factor, action: 'removed' }));
       return { removed: true };
     }
-    const turned = await this.turn(auth, client, false);
+    const turned = await this.turnOff(auth, client);
     if (turned === 'unchanged') return { removed: true }; // a parallel removal turned it off
     await this.deps.factors.removeRecoveryCodes(userId); // the last factor went: nothing to recover
     await this.deps.mailer.send(this.deps.mails.twoStepChangedNotice(turned.user.email, greetingName(turned.user), 'off'));
@@ -147,20 +148,14 @@ export class FactorLifecycle {
   }
 
   /**
-   * Flips two-step on or off: a credential change, from this session (rotated) while it holds;
-   * when another change ended it meanwhile, the flip still happens (the factors already
-   * changed) and ends every session.
+   * Turns two-step off after the last factor went: a credential change, from this session
+   * (rotated) while it holds; when another change ended it meanwhile, the flip still happens
+   * (the factor is already gone) and ends every session.
    */
-  private async turn(
-    auth: Authenticated,
-    client: ClientInfo,
-    on: boolean,
-    proven?: AuthMethod[],
-  ): Promise<'unchanged' | { user: User; issued?: IssuedSession }> {
+  private async turnOff(auth: Authenticated, client: ClientInfo): Promise<'unchanged' | { user: User; issued?: IssuedSession }> {
     const { changes } = this.deps;
-    const current = { session: auth.session, client, ...(proven ? { proven: { methods: proven } } : {}) };
-    let changed = await changes.apply(auth.user.id, { twoFactor: on }, { current });
-    if (!changed.ok && changed.reason === 'stale') changed = await changes.apply(auth.user.id, { twoFactor: on });
+    let changed = await changes.apply(auth.user.id, { twoFactor: false }, { current: { session: auth.session, client } });
+    if (!changed.ok && changed.reason === 'stale') changed = await changes.apply(auth.user.id, { twoFactor: false });
     if (!changed.ok) {
       if (changed.reason === 'unchanged') return 'unchanged';
       throw signedOutMeanwhile(); // the account is gone

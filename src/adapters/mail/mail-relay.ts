@@ -43,8 +43,6 @@ export interface MailRelayOptions {
   /** Longer than one delivery can take (the transport's timeouts), or a slow send is sent twice. */
   leaseMs: number;
   pollIntervalMs: number;
-  /** Mails claimed at once (then sent one by one, each within the lease of the claim). */
-  batchSize: number;
   now(): number;
   delivered(result: DeliveryResult): void;
   /** The outbox could not be read or written (the database is down): the next poll tries again. */
@@ -52,12 +50,6 @@ export interface MailRelayOptions {
 }
 
 export const POLL_INTERVAL_MS = 1_000;
-/**
- * One mail per claim: each lease then starts when its own delivery does. A batch sent one by
- * one behind a hanging SMTP server could outlive the lease of its last mail, which another
- * instance would then send as well.
- */
-export const BATCH_SIZE = 1;
 
 export class MailRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -112,14 +104,17 @@ export class MailRelay {
     } while (this.again && !this.closed);
   }
 
+  /**
+   * One mail per claim, oldest first, one at a time: each lease starts when its own delivery
+   * does (a batch sent behind a hanging SMTP server could outlive the lease of its last mail,
+   * which another instance would then send too), and mails about one account arrive in the
+   * order they were caused (the reset link before "your password was changed").
+   */
   private async pass(): Promise<void> {
-    const { batchSize, leaseMs } = this.options;
-    for (;;) {
-      const due = await this.queue.claimDue(batchSize, leaseMs);
-      // One at a time, oldest first: mails about one account arrive in the order they were
-      // caused (the reset link before "your password was changed").
-      for (const item of due) await this.deliver(item);
-      if (due.length < batchSize || this.closed) return;
+    while (!this.closed) {
+      const [item] = await this.queue.claimDue(1, this.options.leaseMs);
+      if (!item) return;
+      await this.deliver(item);
     }
   }
 
