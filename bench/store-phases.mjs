@@ -95,12 +95,13 @@ async function openStore(url, admin, fail) {
   return { store, conn, newUser, insert, pool, sessionsFor, usedMemory, flush };
 }
 
-/** "latch:{ab}:s:<id>" for every key of that kind: the hash tag and long ids folded. */
+/** "latch:{tag}:i:<id>", "latch:{tag}<session id>": the hash tag and long ids folded. */
 function keyShape(key) {
   return key
+    .replace(/\{[^}]*\}[A-Za-z0-9_-]{8,}$/, '{tag}<session id>')
     .replace(/\{[^}]*\}/g, '{tag}')
     .split(':')
-    .map((part) => (part.length >= 8 ? '<id>' : part))
+    .map((part) => (part.length >= 8 && !part.includes('<') ? '<id>' : part))
     .join(':');
 }
 

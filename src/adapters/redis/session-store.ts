@@ -19,6 +19,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REMEMBER_ME = 1;
 const PENDING = 2;
 const MAX_EPOCH = 0xffffff;
+/** Ids of sessions made before ids were shortened; their keys keep the older shape. */
+const LEGACY_ID_LENGTH = 22;
 
 export class RedisSessionStore implements SessionStore {
   constructor(
@@ -33,7 +35,7 @@ export class RedisSessionStore implements SessionStore {
     const base = this.baseOfSession(session.id);
     const stored = await this.redis.script<number>(
       scripts.insertSession,
-      [`${base}:s:${session.id}`],
+      [sessionKey(base, session.id)],
       [
         base,
         session.id,
@@ -58,14 +60,14 @@ export class RedisSessionStore implements SessionStore {
 
   async find(sessionId: string): Promise<SessionWithUser | null> {
     const base = this.baseOfSession(sessionId);
-    const reply = await this.redis.script<[PackedFields, string] | null>(scripts.findSession, [`${base}:s:${sessionId}`], [base]);
+    const reply = await this.redis.script<[PackedFields, string] | null>(scripts.findSession, [sessionKey(base, sessionId)], [base]);
     if (!reply) return null;
     return { session: decodeSession(sessionId, reply[0]), user: decodeUser(reply[1]) };
   }
 
   async touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
     const base = this.baseOfSession(sessionId);
-    await this.redis.script(scripts.touchSession, [`${base}:s:${sessionId}`], [base, sessionId, String(lastSeenAt), String(expiresAt)]);
+    await this.redis.script(scripts.touchSession, [sessionKey(base, sessionId)], [base, sessionId, String(lastSeenAt), String(expiresAt)]);
   }
 
   /** Rewrites the cached public fields, if cached (keeping their TTL). */
@@ -76,12 +78,12 @@ export class RedisSessionStore implements SessionStore {
 
   async recordReauthentication(sessionId: string, at: number): Promise<void> {
     const base = this.baseOfSession(sessionId);
-    await this.redis.script(scripts.recordReauthentication, [`${base}:s:${sessionId}`], [String(at)]);
+    await this.redis.script(scripts.recordReauthentication, [sessionKey(base, sessionId)], [String(at)]);
   }
 
   async delete(sessionId: string): Promise<boolean> {
     const base = this.baseOfSession(sessionId);
-    const ended = await this.redis.script<number>(scripts.deleteSession, [`${base}:s:${sessionId}`], [base, sessionId]);
+    const ended = await this.redis.script<number>(scripts.deleteSession, [sessionKey(base, sessionId)], [base, sessionId]);
     return ended === 1;
   }
 
@@ -118,6 +120,11 @@ export class RedisSessionStore implements SessionStore {
   private baseOfUser(userId: string): string {
     return `${this.prefix}{${userSlotTag(userId)}}`;
   }
+}
+
+/** The layout is in session-scripts.ts (`sessionKey` there is the same rule in Lua). */
+function sessionKey(base: string, sessionId: string): string {
+  return sessionId.length === LEGACY_ID_LENGTH ? `${base}:s:${sessionId}` : base + sessionId;
 }
 
 /** The packed format stores user ids as 16 bytes, so they must be UUIDs (Latch makes v4s). */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { authMethods } from '../../domain/assurance.js';
 import { authEventTypes } from '../../domain/auth-events.js';
 import { errorCodes } from '../../domain/errors.js';
+import { SESSION_ID_PATTERN } from '../../domain/session-token.js';
 import {
   authenticationResponseSchema,
   changeEmailBody,
@@ -48,7 +49,7 @@ export const sessionResponseSchema = z
   .strictObject({
     id: z
       .string()
-      .regex(/^[A-Za-z0-9_-]{22}$/)
+      .regex(SESSION_ID_PATTERN)
       .describe('Public handle of the session; never the secret part of the cookie'),
     current: z.boolean().describe('True for the session that made this request'),
     createdAt: timestamp,

@@ -5,6 +5,7 @@
 import type { Router } from 'express';
 import type { AccountService } from '../../domain/account-service.js';
 import { LatchError } from '../../domain/errors.js';
+import { SESSION_ID_PATTERN } from '../../domain/session-token.js';
 import type { SessionCookie } from '../cookies.js';
 import type { SessionMiddleware } from '../middleware/session.js';
 import { changePasswordBody, eventsQuery, parseBody, passwordProofBody } from '../schemas.js';
@@ -20,8 +21,6 @@ export interface AccountRoutesDeps {
   clientIp: ClientIp;
 }
 
-const SESSION_ID = /^[A-Za-z0-9_-]{22}$/;
-
 /** Adds the routes to `router`; every one of them needs a signed-in user. */
 export function accountRoutes(router: Router, { account, cookie, guards, clientIp }: AccountRoutesDeps): void {
   const { requireAuth } = guards;
@@ -35,7 +34,7 @@ export function accountRoutes(router: Router, { account, cookie, guards, clientI
   router.delete('/sessions/:id', requireAuth, async (req, res) => {
     const { session } = req.latch!;
     const id = String(req.params.id);
-    if (!SESSION_ID.test(id)) throw new LatchError('not_found', 'No such session');
+    if (!SESSION_ID_PATTERN.test(id)) throw new LatchError('not_found', 'No such session');
     await account.revokeSession(req.latch!, id, clientInfo(req, clientIp));
     if (id === session.id) cookie.clear(res);
     res.status(204).end();
