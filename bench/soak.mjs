@@ -16,6 +16,9 @@
 // Phases:
 //   1. capacity: the mix (below) at the maximum rate (closed loop) for SOAK_CAPACITY_SECONDS;
 //   2. soak: the mix at half of that rate (open loop: requests go out on a schedule) for
+//      SOAK_WARMUP_MINUTES of warm-up (printed, not judged: V8 sizes its heap to the load over
+//      the first minutes; in a 30-minute run the pages it held grew 163 -> 184 MB over the first
+//      ten, then stayed within 2 MB, while the used heap's floor stayed flat) and then
 //      SOAK_MINUTES, sampled every SOAK_SAMPLE_SECONDS: RSS and V8 heap used (the lowest of
 //      scrapes every second: the floor under the GC sawtooth), event-loop delay p99,
 //      GC time, CPU (Latch's /metrics), Redis CPU, used_memory, keys and the largest per-user
@@ -38,7 +41,8 @@
 // session answered 401 is dropped and a user left without one signs in again.
 //
 // Env (all optional):
-//   SOAK_MINUTES          steady soak length                     (default 10)
+//   SOAK_MINUTES          steady soak length, judged             (default 10)
+//   SOAK_WARMUP_MINUTES   the same load before it, not judged    (default 5)
 //   SOAK_RATE             steady req/s                           (default half the measured capacity)
 //   SOAK_MIX              e.g. "me=90,sessions=5,login=2,logout=2,failed=1"
 //   SOAK_USERS            bench users                            (default 50)
@@ -139,6 +143,7 @@ async function scrape(baseUrl) {
     return {
       rss: value('latch_process_resident_memory_bytes'),
       heap: value('latch_nodejs_heap_size_used_bytes'),
+      heapTotal: value('latch_nodejs_heap_size_total_bytes'),
       eldP99: value('latch_nodejs_eventloop_lag_p99_seconds'),
       gcSeconds: value('latch_nodejs_gc_duration_seconds_sum'),
       cpuSeconds: value('latch_process_cpu_seconds_total'),
@@ -209,6 +214,8 @@ function windowRequests(w) {
 async function main() {
   state.adminPgUrl = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
   const minutes = seconds('SOAK_MINUTES', 10);
+  const warmupMinutes = Number(process.env.SOAK_WARMUP_MINUTES ?? 5);
+  if (!(warmupMinutes >= 0)) throw new BenchError('SOAK_WARMUP_MINUTES: a number of minutes, 0 or more');
   const sampleSeconds = seconds('SOAK_SAMPLE_SECONDS', 10);
   const capacitySeconds = seconds('SOAK_CAPACITY_SECONDS', 10);
   const connections = count('SOAK_CONNECTIONS', 32);
@@ -226,7 +233,7 @@ async function main() {
   console.log(`  date        ${new Date().toISOString()}`);
   console.log(`  node        ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model?.trim() ?? '?'}); load generator on the same machine`);
   console.log(`  mix         ${ROUTES.map((r) => `${r}=${mixWeights[r]}`).join(' ')} (%), ${userCount} users`);
-  console.log(`  soak        ${minutes} min, samples every ${sampleSeconds} s; faults: ${faults.join(', ') || 'none'}`);
+  console.log(`  soak        ${warmupMinutes} min warm-up + ${minutes} min judged, samples every ${sampleSeconds} s; faults: ${faults.join(', ') || 'none'}`);
 
   await ensureDatabase();
   redis = await startFaultRedis();
@@ -275,7 +282,7 @@ async function main() {
   const rate = Number(process.env.SOAK_RATE) > 0 ? Number(process.env.SOAK_RATE) : Math.max(1, Math.round(capacity / 2));
 
   // ---- soak -----------------------------------------------------------------------------------
-  console.log(`\n== soak: ${rate} req/s${process.env.SOAK_RATE ? ' (SOAK_RATE)' : ' (half the capacity)'} for ${minutes} min ==`);
+  console.log(`\n== soak: ${rate} req/s${process.env.SOAK_RATE ? ' (SOAK_RATE)' : ' (half the capacity)'} for ${warmupMinutes} min of warm-up (not judged) and ${minutes} min ==`);
   const columns = [
     { title: 't', get: (s) => `${Math.floor(s.t / 60)}:${String(Math.round(s.t % 60)).padStart(2, '0')}` },
     { title: 'req/s', get: (s) => fmt(s.rps, 0) },
@@ -285,6 +292,8 @@ async function main() {
     { title: 'statuses', get: (s) => statusText(s.statuses) },
     { title: 'RSS min MB', get: (s) => fmt(mb(s.rss)) },
     { title: 'heap min MB', get: (s) => fmt(mb(s.heap)) },
+    // What V8 holds (pages of all spaces, used or not): RSS minus this is memory outside the JS heap.
+    { title: 'V8 held MB', get: (s) => fmt(mb(s.heapTotal)) },
     { title: 'ELD p99 ms', get: (s) => fmt(s.eldP99 * 1000, 1) },
     { title: 'GC ms', get: (s) => fmt(s.gcMs, 0) },
     { title: 'CPU %', get: (s) => fmt(s.cpu, 0) },
@@ -308,7 +317,8 @@ async function main() {
   mix.takeWindow();
   mix.start(rate);
   const soakStart = performance.now();
-  const soakEnd = soakStart + minutes * 60_000;
+  const judgedFrom = warmupMinutes * 60;
+  const soakEnd = soakStart + (warmupMinutes + minutes) * 60_000;
   let headerShown = false;
   for (let k = 1; soakStart + k * sampleSeconds * 1000 <= soakEnd + 1; k++) {
     await sleep(Math.max(0, soakStart + k * sampleSeconds * 1000 - performance.now()));
@@ -333,6 +343,7 @@ async function main() {
       statuses: mergeStatuses(w.routes),
       rss: floor((p) => p.rss),
       heap: floor((p) => p.heap),
+      heapTotal: floor((p) => p.heapTotal),
       eldP99: Math.max(...points.map((p) => p.eldP99)),
       gcMs: (proc.gcSeconds - lastProc.gcSeconds) * 1000,
       cpu: latchCpu,
@@ -349,26 +360,30 @@ async function main() {
     lastRedis = rd;
     lastMachine = machine;
     lastOwn = own;
+    const firstJudged = warmupMinutes > 0 && s.t > judgedFrom + 1e-6 && (samples.at(-1)?.t ?? 0) <= judgedFrom + 1e-6;
     samples.push(s);
     const lines = table(samples.slice(-1), columns).split('\n');
     if (!headerShown) console.log(`${lines[0]}\n${lines[1]}`);
     headerShown = true;
+    if (firstJudged) console.log(`---- warm-up over (${warmupMinutes} min): judged from here ----`);
     console.log(lines[2]);
   }
 
   clearInterval(fineTimer);
 
   // ---- verdict --------------------------------------------------------------------------------
-  const duration = samples.at(-1)?.t ?? 0;
-  const span = Math.min(8 * 60, 0.8 * duration);
-  const tail = samples.filter((s) => s.t >= duration - span - 1e-6);
+  const judged = samples.filter((s) => s.t > judgedFrom + 1e-6);
+  const end = judged.at(-1)?.t ?? 0;
+  const span = Math.min(8 * 60, 0.8 * (end - judgedFrom));
+  const tail = judged.filter((s) => s.t >= end - span - 1e-6);
   const slopeOf = (get) => slope(tail.filter((s) => Number.isFinite(get(s))).map((s) => ({ x: s.t / 60, y: get(s) })));
   const rssSlope = slopeOf((s) => mb(s.rss));
   const heapSlope = slopeOf((s) => mb(s.heap));
+  const heldSlope = slopeOf((s) => mb(s.heapTotal));
   const redisSlope = slopeOf((s) => mb(s.redisUsed));
-  const half = Math.floor(samples.length / 2);
-  const p99First = median(samples.slice(0, half).map((s) => s.p99));
-  const p99Last = median(samples.slice(samples.length - half).map((s) => s.p99));
+  const half = Math.floor(judged.length / 2);
+  const p99First = median(judged.slice(0, half).map((s) => s.p99));
+  const p99Last = median(judged.slice(judged.length - half).map((s) => s.p99));
   const soakStatuses = {};
   for (const s of samples) for (const [st, n] of Object.entries(s.statuses)) soakStatuses[st] = (soakStatuses[st] ?? 0) + n;
   const fiveXX = Object.entries(soakStatuses).filter(([st]) => Number(st) >= 500 || !(Number(st) > 0)).reduce((a, [, n]) => a + n, 0);
@@ -384,7 +399,7 @@ async function main() {
     },
   ];
   console.log('');
-  console.log(`slopes over the last ${fmt(span / 60, 1)} min (${tail.length} samples): RSS ${fmt(rssSlope, 2)} MB/min, heap ${fmt(heapSlope, 2)} MB/min, Redis ${fmt(redisSlope, 3)} MB/min`);
+  console.log(`slopes over the last ${fmt(span / 60, 1)} min (${tail.length} samples): RSS ${fmt(rssSlope, 2)} MB/min, heap ${fmt(heapSlope, 2)} MB/min, V8 held ${fmt(heldSlope, 2)} MB/min, Redis ${fmt(redisSlope, 3)} MB/min`);
   console.log(`throughput ${fmt(achieved, 0)} req/s of ${rate} asked${missed ? `; ${missed} requests not sent (2,000 in flight)` : ''}; sessions held by the load ${mix.sessions}`);
   for (const c of checks) console.log(`  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}: ${c.figure}`);
   const soakOk = checks.every((c) => c.ok);

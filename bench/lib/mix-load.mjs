@@ -42,7 +42,9 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 2_000, maxFreeSocket
 /**
  * One request; resolves with `{ status, res }`, the body drained. Without an answer, `status` is
  * the error's code (ECONNREFUSED, timeout, ...). A keep-alive socket the server closed just as it
- * was reused (ECONNRESET on a reused socket) is retried once on a new one, as browsers do.
+ * was reused (ECONNRESET on a reused socket) is retried once on a new connection, as browsers do
+ * (not on another pooled socket: it may be just as old). A retry that fails too is counted under
+ * its code with "+retry" (e.g. ECONNRESET+retry), so the table tells the two apart.
  */
 export function send(baseUrl, method, path, { cookie, body, origin } = {}, retried = false) {
   return new Promise((resolve) => {
@@ -50,15 +52,16 @@ export function send(baseUrl, method, path, { cookie, body, origin } = {}, retri
     if (cookie) headers.cookie = cookie;
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (origin && method !== 'GET') headers.origin = origin;
-    const req = http.request(`${baseUrl}${path}`, { method, headers, agent, timeout: TIMEOUT_MS }, (res) => {
+    const failed = (err) => `${err.code ?? 'error'}${retried ? '+retry' : ''}`;
+    const req = http.request(`${baseUrl}${path}`, { method, headers, agent: retried ? false : agent, timeout: TIMEOUT_MS }, (res) => {
       res.on('end', () => resolve({ status: res.statusCode, res }));
-      res.on('error', (err) => resolve({ status: err.code ?? 'error' }));
+      res.on('error', (err) => resolve({ status: failed(err) }));
       res.resume();
     });
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
     req.on('error', (err) => {
       if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) resolve(send(baseUrl, method, path, { cookie, body, origin }, true));
-      else resolve({ status: err.code ?? 'error' });
+      else resolve({ status: failed(err) });
     });
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
