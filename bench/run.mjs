@@ -13,7 +13,7 @@
 //            password: dominated by one argon2id verify); logins/s alone (BENCH_STORM_CONNECTIONS
 //            connections cycling through BENCH_STORM_USERS accounts); /me alone; /me and logins
 //            at the same time (two autocannon runs). Targets: logins/s >= 0.8 x cores / one
-//            login's seconds; /me during the storm >= 0.6 x /me alone. Login 429/503 answers
+//            login's seconds; /me during the storm >= 0.8 x /me alone. Login 429/503 answers
 //            are counted apart, not as failures. The hashing bound (HASH_CONCURRENCY,
 //            HASH_QUEUE_LIMIT, if present) is left at Latch's default: it is part of what is measured.
 //

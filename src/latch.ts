@@ -418,6 +418,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       dependencyLog.close();
       await background.close();
       await relay.close();
+      await hasher.close();
       await redis?.close();
       await database.close();
     },

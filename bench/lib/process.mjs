@@ -83,9 +83,10 @@ export function freePort() {
 }
 
 /** CPU time (ms) a process has used so far, from /proc (Linux); undefined elsewhere. */
-export function cpuMsOf(pid) {
+export function cpuMsOf(pid, tid) {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // /proc/<pid>/task/<pid>/stat is the main thread alone (the one that serves requests).
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
   } catch {

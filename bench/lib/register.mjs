@@ -9,6 +9,9 @@ const REGISTER_THROTTLE_BUDGET_MS = 180_000;
 
 export async function registerUsers(baseUrl, n, tag) {
   const cookies = [];
+  /** devices[i]: user i's device cookie ("did=..."), when the server set one. */
+  const devices = [];
+  cookies.devices = devices;
   const register = async (i) => {
     let res;
     let body;
@@ -41,6 +44,9 @@ export async function registerUsers(baseUrl, n, tag) {
       .map((line) => /^sid=([^;]+)/.exec(line)?.[1])
       .find(Boolean);
     if (!sid) throw new BenchError(`register user ${i}: no sid cookie in ${JSON.stringify(res.headers.getSetCookie())}`);
+    // The browser's device cookie, for logins that come back from the same browser.
+    const did = res.headers.getSetCookie().map((line) => /^((?:__Host-)?did=[^;]+)/.exec(line)?.[1]).find(Boolean);
+    if (did) devices[i] = did;
     return `sid=${sid}`;
   };
   // Argon2 hashing is CPU-bound: a small pool keeps both cores busy without piling up.

@@ -1,6 +1,6 @@
 /**
- * argon2id in PHC string format (node-argon2). Hashing runs on libuv's thread pool, never on
- * the event loop, and at most `concurrency` at once. The rest wait, admitted by the wait they
+ * argon2id in PHC string format. Hashing runs on low-priority worker threads (hash-workers.ts),
+ * never on the event loop, and at most `concurrency` at once. The rest wait, admitted by the wait they
  * can expect (measured hash time × place in the queue ÷ concurrency) rather than by a fixed
  * count: a burst (50 logins after an outage) is served a little later instead of refused, and
  * only a sustained storm, whose queue would take longer than `maxWaitMs` to drain, is answered
@@ -8,11 +8,11 @@
  * parameters with the configured ones, so raising the cost upgrades every account at its next
  * successful login.
  */
-import argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { UnavailableError } from '../domain/errors.js';
 import type { PasswordHasher, VerifyResult } from '../domain/ports.js';
+import { HashWorkers, type Done } from './hash-workers.js';
 
 export interface Argon2Params {
   memoryCost: number;
@@ -39,6 +39,7 @@ export interface HashingObserver {
 export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private readonly limit: LimitFunction;
+  private readonly workers: HashWorkers;
   /** Running average of one operation's seconds; unknown until the first one finishes. */
   private averageSeconds: number | undefined;
 
@@ -48,6 +49,16 @@ export class Argon2Hasher implements PasswordHasher {
     private readonly observer?: HashingObserver,
   ) {
     this.limit = pLimit(limits.concurrency);
+    this.workers = new HashWorkers(limits.concurrency);
+  }
+
+  /** Whether hashing runs below request handling's priority (Linux; undefined before the first hash). */
+  get isolated(): boolean | undefined {
+    return this.workers.lowered;
+  }
+
+  close(): Promise<void> {
+    return this.workers.close();
   }
 
   /** Operations waiting for a hashing slot. */
@@ -56,27 +67,33 @@ export class Argon2Hasher implements PasswordHasher {
   }
 
   hash(password: string): Promise<string> {
-    return this.run('hash', () => argon2.hash(password, { type: argon2.argon2id, ...this.params }));
+    return this.run('hash', () => this.workers.hash(password, this.params));
   }
 
   async verify(hash: string, password: string): Promise<VerifyResult> {
     let ok: boolean;
     try {
-      ok = await this.run('verify', () => argon2.verify(hash, password));
+      ok = await this.run('verify', () => this.workers.verify(hash, password));
     } catch (error) {
       if (error instanceof UnavailableError) throw error;
       // A corrupt or foreign hash in the database must not turn into a 500 or a login.
       return { ok: false };
     }
     if (!ok) return { ok: false };
-    return { ok: true, needsRehash: argon2.needsRehash(hash, this.params) };
+    return { ok: true, needsRehash: needsRehash(hash, this.params) };
   }
 
   async verifyDummy(password: string): Promise<void> {
     // A real hash made with the live parameters, so the work matches a true verify.
-    this.dummyHash ??= argon2.hash(randomBytes(32).toString('base64url'), { type: argon2.argon2id, ...this.params });
+    if (!this.dummyHash) {
+      const made = this.run('hash', () => this.workers.hash(randomBytes(32).toString('base64url'), this.params));
+      this.dummyHash = made;
+      made.catch(() => {
+        if (this.dummyHash === made) this.dummyHash = undefined; // refused (a storm): made next time
+      });
+    }
     const dummy = await this.dummyHash;
-    await this.run('verify', () => argon2.verify(dummy, password));
+    await this.run('verify', () => this.workers.verify(dummy, password));
   }
 
   /** The wait a newcomer can expect before its turn, in ms (0 while a slot is free). */
@@ -86,20 +103,29 @@ export class Argon2Hasher implements PasswordHasher {
     return Math.ceil((this.limit.pendingCount + 1) / concurrency) * this.averageSeconds * 1000;
   }
 
-  private run<T>(operation: 'hash' | 'verify', work: () => Promise<T>): Promise<T> {
+  private run<T>(operation: 'hash' | 'verify', work: () => Promise<Done<T>>): Promise<T> {
     const full = this.limit.activeCount >= this.limits.concurrency && this.limit.pendingCount >= this.limits.queueLimit;
     if (full || this.expectedWaitMs() > this.limits.maxWaitMs) {
       return Promise.reject(new UnavailableError('password hashing'));
     }
     return this.limit(async () => {
-      const started = process.hrtime.bigint();
-      try {
-        return await work();
-      } finally {
-        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-        this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
-        this.observer?.measured(operation, seconds);
-      }
+      // The worker's own seconds: a worker's start-up before its first operation is not hashing.
+      const { result, seconds } = await work();
+      this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
+      this.observer?.measured(operation, seconds);
+      return result;
     });
   }
+}
+
+/**
+ * Whether a stored hash was made with other parameters than the configured ones (or another
+ * algorithm or version), so that the next successful login upgrades it. Parameters are read by
+ * name: libraries write them in different orders.
+ */
+export function needsRehash(hash: string, params: Argon2Params): boolean {
+  const match = /^\$argon2id\$v=19\$([a-z]=\d+(?:,[a-z]=\d+)*)\$/.exec(hash);
+  if (!match) return true;
+  const stored = new Map(match[1]!.split(',').map((kv) => [kv[0], Number(kv.slice(2))]));
+  return stored.get('m') !== params.memoryCost || stored.get('t') !== params.timeCost || stored.get('p') !== params.parallelism;
 }

@@ -18,7 +18,7 @@ describe('newSessionCredentials', () => {
     expect(c.token).toBe(`${c.id}.${c.secret}`);
     expect(c.id).toMatch(BASE64URL);
     expect(c.secret).toMatch(BASE64URL);
-    expect(c.id).toHaveLength(22);
+    expect(c.id).toHaveLength(18);
     expect(c.token.split('.')).toHaveLength(2);
   });
 

@@ -1,0 +1,129 @@
+/**
+ * argon2id on worker threads that lower their own CPU priority to nice 19, so that hashing
+ * takes only the CPU that request handling leaves idle: during a login storm signed-in traffic
+ * keeps its speed, and logins still get every idle cycle. Each worker runs the synchronous
+ * binding of @node-rs/argon2: an asynchronous binding would hop to libuv's thread pool, which
+ * every module shares and whose threads cannot be told apart to lower theirs. A worker learns its
+ * own thread id from /proc/thread-self, which only Linux has; elsewhere the same code runs at
+ * normal priority (`lowered` says which). Workers start at first use, so an instance that never
+ * hashes (the command line, most tests) never starts one.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+
+/** The worker's code, evaluated as CommonJS; the binding's path comes in `workerData`. */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const argon2 = require(workerData.binding);
+let lowered = false;
+try {
+  const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+  require('node:os').setPriority(tid, workerData.nice);
+  lowered = true;
+} catch {}
+parentPort.postMessage({ lowered });
+parentPort.on('message', (task) => {
+  const started = process.hrtime.bigint();
+  try {
+    const result = task.op === 'hash'
+      ? argon2.hashSync(task.password, task.options)
+      : argon2.verifySync(task.hash, task.password);
+    parentPort.postMessage({ id: task.id, result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+  } catch (error) {
+    parentPort.postMessage({ id: task.id, error: String((error && error.message) || error) });
+  }
+});
+`;
+
+/** Niceness of a hashing thread: the lowest priority, below everything else on the machine. */
+const HASHING_NICE = 19;
+/** @node-rs/argon2's Algorithm.Argon2id. */
+const ARGON2ID = 2;
+
+export interface HashOptions {
+  memoryCost: number;
+  timeCost: number;
+  parallelism: number;
+}
+
+/** A finished operation, with the seconds the worker spent on it (its queue wait and start excluded). */
+export interface Done<T> {
+  result: T;
+  seconds: number;
+}
+
+type Task = { op: 'hash'; password: string; options: HashOptions & { algorithm: number } } | { op: 'verify'; hash: string; password: string };
+
+interface Slot {
+  worker: Worker;
+  ready: Promise<void>;
+  task?: { resolve(done: Done<unknown>): void; reject(error: Error): void };
+}
+
+export class HashWorkers {
+  private readonly slots: Slot[] = [];
+  private readonly binding = createRequire(import.meta.url).resolve('@node-rs/argon2');
+  private closed = false;
+  private loweredAll: boolean | undefined;
+
+  /** At most `size` operations run at once; the caller (Argon2Hasher) queues the rest. */
+  constructor(private readonly size: number) {}
+
+  /** Whether every started worker runs below normal priority (undefined before the first). */
+  get lowered(): boolean | undefined {
+    return this.loweredAll;
+  }
+
+  hash(password: string, options: HashOptions): Promise<Done<string>> {
+    return this.run({ op: 'hash', password, options: { ...options, algorithm: ARGON2ID } }) as Promise<Done<string>>;
+  }
+
+  verify(hash: string, password: string): Promise<Done<boolean>> {
+    return this.run({ op: 'verify', hash, password }) as Promise<Done<boolean>>;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.splice(0).map((slot) => slot.worker.terminate()));
+  }
+
+  private async run(task: Task): Promise<Done<unknown>> {
+    if (this.closed) throw new Error('password hashing is closed');
+    const slot = this.slots.find((s) => !s.task) ?? (this.slots.length < this.size ? this.spawn() : undefined);
+    if (!slot) throw new Error('more hashing operations at once than workers');
+    const done = new Promise<Done<unknown>>((resolve, reject) => (slot.task = { resolve, reject }));
+    await slot.ready;
+    slot.worker.postMessage(task);
+    return done;
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding: this.binding, nice: HASHING_NICE } });
+    worker.unref(); // an idle pool never keeps the process alive
+    let started!: () => void;
+    const slot: Slot = { worker, ready: new Promise<void>((resolve) => (started = resolve)) };
+    this.slots.push(slot);
+    worker.on('message', (m: { lowered?: boolean; result?: unknown; seconds?: number; error?: string }) => {
+      if (m.lowered !== undefined) {
+        this.loweredAll = (this.loweredAll ?? true) && m.lowered;
+        started();
+        return;
+      }
+      const task = slot.task;
+      slot.task = undefined;
+      if (m.error !== undefined) task?.reject(new Error(m.error));
+      else task?.resolve({ result: m.result, seconds: m.seconds ?? 0 });
+    });
+    // A worker that dies fails its operation and leaves its place to a new one.
+    const gone = (error: Error) => {
+      const index = this.slots.indexOf(slot);
+      if (index >= 0) this.slots.splice(index, 1);
+      slot.task?.reject(error);
+      slot.task = undefined;
+      started();
+    };
+    worker.on('error', gone);
+    worker.on('exit', (code) => gone(new Error(`hashing worker exited (${code})`)));
+    return slot;
+  }
+}
