@@ -360,7 +360,7 @@ async function main() {
     lastRedis = rd;
     lastMachine = machine;
     lastOwn = own;
-    const firstJudged = warmupMinutes > 0 && s.t > judgedFrom + 1e-6 && (samples.at(-1)?.t ?? 0) <= judgedFrom + 1e-6;
+    const firstJudged = warmupMinutes > 0 && s.t > judgedFrom + 1 && (samples.at(-1)?.t ?? 0) <= judgedFrom + 1;
     samples.push(s);
     const lines = table(samples.slice(-1), columns).split('\n');
     if (!headerShown) console.log(`${lines[0]}\n${lines[1]}`);
@@ -372,7 +372,7 @@ async function main() {
   clearInterval(fineTimer);
 
   // ---- verdict --------------------------------------------------------------------------------
-  const judged = samples.filter((s) => s.t > judgedFrom + 1e-6);
+  const judged = samples.filter((s) => s.t > judgedFrom + 1); // the sample ending the warm-up is a second late at most
   const end = judged.at(-1)?.t ?? 0;
   const span = Math.min(8 * 60, 0.8 * (end - judgedFrom));
   const tail = judged.filter((s) => s.t >= end - span - 1e-6);

@@ -10,6 +10,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { UnavailableError } from '../domain/errors.js';
 
 /** The worker's code, evaluated as CommonJS; the binding's path comes in `workerData`. */
 const WORKER_SOURCE = `
@@ -23,14 +24,13 @@ try {
 } catch {}
 parentPort.postMessage({ lowered });
 parentPort.on('message', (task) => {
-  const started = process.hrtime.bigint();
   try {
     const result = task.op === 'hash'
       ? argon2.hashSync(task.password, task.options)
       : argon2.verifySync(task.hash, task.password);
-    parentPort.postMessage({ id: task.id, result, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
+    parentPort.postMessage({ result });
   } catch (error) {
-    parentPort.postMessage({ id: task.id, error: String((error && error.message) || error) });
+    parentPort.postMessage({ error: String((error && error.message) || error) });
   }
 });
 `;
@@ -46,7 +46,7 @@ export interface HashOptions {
   parallelism: number;
 }
 
-/** A finished operation, with the seconds the worker spent on it (its queue wait and start excluded). */
+/** A finished operation, with its seconds from hand-over to answer (a worker's start-up excluded). */
 export interface Done<T> {
   result: T;
   seconds: number;
@@ -57,8 +57,15 @@ type Task = { op: 'hash'; password: string; options: HashOptions & { algorithm: 
 interface Slot {
   worker: Worker;
   ready: Promise<void>;
-  task?: { resolve(done: Done<unknown>): void; reject(error: Error): void };
+  task?: { resolve(done: Done<unknown>): void; reject(error: Error): void; started?: bigint };
 }
+
+/**
+ * The pool itself failing (a worker gone, the pool closed) is an outage, never a wrong password:
+ * a right password must not be counted as a failure, and a known and an unknown address must
+ * get the same answer (503) when it happens.
+ */
+const unavailable = () => new UnavailableError('password hashing');
 
 export class HashWorkers {
   private readonly slots: Slot[] = [];
@@ -88,12 +95,20 @@ export class HashWorkers {
   }
 
   private async run(task: Task): Promise<Done<unknown>> {
-    if (this.closed) throw new Error('password hashing is closed');
+    if (this.closed) throw unavailable();
     const slot = this.slots.find((s) => !s.task) ?? (this.slots.length < this.size ? this.spawn() : undefined);
-    if (!slot) throw new Error('more hashing operations at once than workers');
+    if (!slot) throw unavailable(); // more at once than workers: the caller's limit was bypassed
     const done = new Promise<Done<unknown>>((resolve, reject) => (slot.task = { resolve, reject }));
     await slot.ready;
-    slot.worker.postMessage(task);
+    if (slot.task) {
+      slot.task.started = process.hrtime.bigint();
+      try {
+        slot.worker.postMessage(task);
+      } catch (error) {
+        slot.task.reject(error as Error);
+        slot.task = undefined;
+      }
+    }
     return done;
   }
 
@@ -103,7 +118,7 @@ export class HashWorkers {
     let started!: () => void;
     const slot: Slot = { worker, ready: new Promise<void>((resolve) => (started = resolve)) };
     this.slots.push(slot);
-    worker.on('message', (m: { lowered?: boolean; result?: unknown; seconds?: number; error?: string }) => {
+    worker.on('message', (m: { lowered?: boolean; result?: unknown; error?: string }) => {
       if (m.lowered !== undefined) {
         this.loweredAll = (this.loweredAll ?? true) && m.lowered;
         started();
@@ -111,19 +126,26 @@ export class HashWorkers {
       }
       const task = slot.task;
       slot.task = undefined;
+      const seconds = task?.started === undefined ? 0 : Number(process.hrtime.bigint() - task.started) / 1e9;
+      // The binding's own refusal (a malformed stored hash): the caller decides what it means.
       if (m.error !== undefined) task?.reject(new Error(m.error));
-      else task?.resolve({ result: m.result, seconds: m.seconds ?? 0 });
+      else task?.resolve({ result: m.result, seconds });
     });
-    // A worker that dies fails its operation and leaves its place to a new one.
-    const gone = (error: Error) => {
+    // A worker that dies, or whose answer cannot be read, fails its operation as an outage and
+    // leaves its place to a new one.
+    const gone = () => {
       const index = this.slots.indexOf(slot);
       if (index >= 0) this.slots.splice(index, 1);
-      slot.task?.reject(error);
+      slot.task?.reject(unavailable());
       slot.task = undefined;
       started();
     };
     worker.on('error', gone);
-    worker.on('exit', (code) => gone(new Error(`hashing worker exited (${code})`)));
+    worker.on('messageerror', () => {
+      gone();
+      void worker.terminate();
+    });
+    worker.on('exit', gone);
     return slot;
   }
 }

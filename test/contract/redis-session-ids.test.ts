@@ -71,7 +71,9 @@ for (const [name, available, url] of [
 
         for (const s of [old, fresh]) expect((await store.find(s.id))?.session.secretHash.equals(s.secretHash)).toBe(true);
         await store.touch(old.id, now + 5_000, now + 3_605_000);
-        expect((await store.find(old.id))?.session.lastSeenAt).toBe(now + 5_000);
+        await store.recordReauthentication(old.id, now + 6_000);
+        const renewed = (await store.find(old.id))?.session;
+        expect([renewed?.lastSeenAt, renewed?.authenticatedAt]).toEqual([now + 5_000, now + 6_000]);
         expect((await store.listByUser(user.id, Date.now())).map((s) => s.id)).toEqual([old.id, fresh.id]);
 
         // Past the cap the least recently used ends, whichever shape its key has.
@@ -82,7 +84,8 @@ for (const [name, available, url] of [
         expect(await store.find(fresh.id)).toBeNull();
         expect((await store.listByUser(user.id, Date.now())).map((s) => s.id).sort()).toEqual([old.id, third.id, fourth.id].sort());
 
-        expect(await store.delete(third.id)).toBe(true);
+        expect(await store.delete(old.id)).toBe(true);
+        expect(await store.find(old.id)).toBeNull();
         expect(await store.deleteByUser(user.id, { epoch: 1 })).toBe(2);
         for (const id of [old.id, fresh.id, third.id, fourth.id]) expect(await store.find(id)).toBeNull();
         expect(await redis.command<number>(`${base}:s:${old.id}`, ['EXISTS', `${base}:s:${old.id}`])).toBe(0);

@@ -130,7 +130,7 @@ describe('parseToken', () => {
   });
 
   it('treats a token-shaped "__proto__…" id as opaque text', () => {
-    // "__proto__" is itself base64url, so a 22-character id starting with it has a valid shape.
+    // "__proto__" is itself base64url, so an 18-character id starting with it has a valid shape.
     const id = `__proto__${good.id.slice(9)}`;
     const parsed = parseToken(`${id}.${good.secret}`);
     expect(parsed).toEqual({ id, secret: good.secret });

@@ -277,7 +277,7 @@ const tokenPart = (n: number) =>
   );
 const cookieName = fc.oneof({ weight: 4, arbitrary: fc.constant('sid') }, fc.constantFrom('__Host-sid', 'SID', ' sid', 'sid ', '__proto__', 'constructor', 'a', ''), anyHeaderText);
 const cookieValue = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(tokenPart(22), tokenPart(43)).map(([id, secret]) => `${id}.${secret}`) },
+  { weight: 4, arbitrary: fc.tuple(fc.oneof(tokenPart(18), tokenPart(22)), tokenPart(43)).map(([id, secret]) => `${id}.${secret}`) },
   { weight: 1, arbitrary: fc.integer({ min: 1_000, max: 8_000 }).chain((n) => fc.constantFrom('A', 'x.', '%', '%E0%A4%A', '\u00e9').map((s) => s.repeat(Math.ceil(n / s.length)).slice(0, n))) },
   { weight: 1, arbitrary: fc.constantFrom('', '.', '..', '%', '%ff', '"quoted"', '__proto__', 'a'.repeat(22) + '.' + 'b'.repeat(43) + '.c') },
   { weight: 1, arbitrary: anyHeaderText },

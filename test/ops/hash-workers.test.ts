@@ -8,6 +8,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Argon2Hasher, needsRehash } from '../../src/adapters/argon2-hasher.js';
 import { resolveConfig } from '../../src/config.js';
+import { UnavailableError } from '../../src/domain/errors.js';
 
 const config = resolveConfig({});
 const params = { memoryCost: config.argon2MemoryCost, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism };
@@ -18,8 +19,8 @@ const EARLIER_HASH = '$argon2id$v=19$m=19456,p=1,t=2$PzTtdTxkk93luUN2eIfpcA$H6dw
 const PASSWORD = 'correct horse battery staple';
 
 const opened: Argon2Hasher[] = [];
-function hasher(l = limits): Argon2Hasher {
-  const h = new Argon2Hasher(params, l);
+function hasher(l = limits, observer?: ConstructorParameters<typeof Argon2Hasher>[2]): Argon2Hasher {
+  const h = new Argon2Hasher(params, l, observer);
   opened.push(h);
   return h;
 }
@@ -61,12 +62,31 @@ describe('argon2id hashes', { timeout: 30_000 }, () => {
     expect(needsRehash(EARLIER_HASH.replace('v=19', 'v=16'), params)).toBe(true);
   });
 
-  it('closing fails the operations still running instead of leaving them hanging', async () => {
+  it('closing fails the operations still running as an outage instead of leaving them hanging', async () => {
     const h = hasher();
     const running = h.hash(PASSWORD);
     await new Promise((r) => setTimeout(r, 20));
     await h.close();
-    await expect(running).rejects.toThrow();
+    await expect(running).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('a right password while hashing is down is an outage (503), never a wrong password (THREATS 3, 5)', async () => {
+    const h = hasher();
+    await h.close();
+    await expect(h.verify(EARLIER_HASH, PASSWORD)).rejects.toBeInstanceOf(UnavailableError);
+    await expect(h.verifyDummy(PASSWORD)).rejects.toBeInstanceOf(UnavailableError);
+  });
+
+  it('the first check after a start costs the same for a known and an unknown address (THREATS 5)', async () => {
+    const count = async (check: (h: Argon2Hasher) => Promise<unknown>) => {
+      const ops: string[] = [];
+      await check(hasher(limits, { measured: (operation) => ops.push(operation) }));
+      return ops.sort();
+    };
+    const known = await count((h) => h.verify(EARLIER_HASH, PASSWORD));
+    const unknown = await count((h) => h.verifyDummy(PASSWORD));
+    expect(known).toEqual(['hash', 'verify']);
+    expect(unknown).toEqual(known);
   });
 });
 
