@@ -5,6 +5,7 @@ import {
   newSessionCredentials,
   parseToken,
   secretMatches,
+  SESSION_ID_PATTERN,
   slotTagOfSessionId,
   userSlotTag,
 } from '../../src/domain/session-token.js';
@@ -169,5 +170,15 @@ describe('secretMatches', () => {
 
   it('accepts the Uint8Array a driver may hand back', () => {
     expect(secretMatches(new Uint8Array(c.secretHash), c.secret)).toBe(true);
+  });
+});
+
+describe('SESSION_ID_PATTERN', () => {
+  it('accepts the 18-character ids made now and the 22-character ones of before, nothing else', () => {
+    for (const n of [18, 22]) expect(SESSION_ID_PATTERN.test('aZ0_-'.repeat(5).slice(0, n))).toBe(true);
+    for (const n of [0, 17, 19, 20, 21, 23]) expect(SESSION_ID_PATTERN.test('a'.repeat(n)), String(n)).toBe(false);
+    for (const bad of [`${'a'.repeat(17)}.`, `${'a'.repeat(17)}/`, `${'a'.repeat(18)}\n`, ` ${'a'.repeat(18)}`]) {
+      expect(SESSION_ID_PATTERN.test(bad), JSON.stringify(bad)).toBe(false);
+    }
   });
 });
