@@ -14,13 +14,17 @@ const RETRY_DEADLINE_MS = 15 * 60_000;
 
 export class BackgroundTasks {
   private readonly running = new Set<Promise<void>>();
+  /** The `run` tasks among them (work after an answer), which `settled` waits for. */
+  private readonly afterAnswers = new Set<Promise<void>>();
   private closed = false;
   private readonly wakeups = new Set<() => void>();
 
   constructor(private readonly logger: Logger) {}
 
   run(task: () => Promise<void>): void {
-    this.track(task().catch((err: unknown) => this.logger.warn({ err }, 'background task failed')));
+    const done = this.track(task().catch((err: unknown) => this.logger.warn({ err }, 'background task failed')));
+    this.afterAnswers.add(done);
+    void done.finally(() => this.afterAnswers.delete(done));
   }
 
   /** Runs `task` until it succeeds, backing off, for at most RETRY_DEADLINE_MS. */
@@ -47,6 +51,11 @@ export class BackgroundTasks {
     this.track(attempt());
   }
 
+  /** Resolves once every `run` task started so far has finished (retries are not waited for). */
+  async settled(): Promise<void> {
+    while (this.afterAnswers.size > 0) await Promise.all([...this.afterAnswers]);
+  }
+
   /** Resolves once every task started so far has finished; retries stop. */
   async close(): Promise<void> {
     this.closed = true;
@@ -54,9 +63,10 @@ export class BackgroundTasks {
     while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
-  private track(promise: Promise<void>): void {
+  private track(promise: Promise<void>): Promise<void> {
     const done = promise.finally(() => this.running.delete(done));
     this.running.add(done);
+    return done;
   }
 
   private sleep(ms: number): Promise<void> {

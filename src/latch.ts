@@ -86,6 +86,12 @@ export interface Latch {
   logger: Logger;
   metrics: LatchMetrics;
   readiness(): Promise<Readiness>;
+  /**
+   * Resolves once the work started after answers so far has finished (a forgot-password
+   * lookup and its queued mail): for tests that wait for a mail a request caused after its
+   * answer.
+   */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -141,7 +147,13 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
   const hasher = new Argon2Hasher(
     { memoryCost: config.argon2MemoryCost, timeCost: config.argon2TimeCost, parallelism: config.argon2Parallelism },
     { concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit, maxWaitMs: config.hashMaxWait },
-    { measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds) },
+    {
+      measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds),
+      started: (isolated) =>
+        isolated
+          ? logger.info({ nice: 19 }, 'password hashing runs on worker threads below request handling')
+          : logger.warn('password hashing could not lower its priority (Linux only): a login storm can slow signed-in requests'),
+    },
   );
   metrics.watchHashQueue(() => hasher.queueDepth);
   const credentials = new Credentials(users, hasher);
@@ -413,6 +425,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       return { ready: db && store, checks: { database: db, sessionStore: store } };
     },
     metrics,
+    settled: () => background.settled(),
     async close() {
       clearInterval(sweep);
       dependencyLog.close();

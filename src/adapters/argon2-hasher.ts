@@ -34,6 +34,8 @@ const SMOOTHING = 0.2;
 export interface HashingObserver {
   /** Seconds of argon2 work for one operation. */
   measured(operation: 'hash' | 'verify', seconds: number): void;
+  /** Once, when hashing starts: whether its threads run below request handling's priority. */
+  started?(isolated: boolean): void;
 }
 
 export class Argon2Hasher implements PasswordHasher {
@@ -49,7 +51,7 @@ export class Argon2Hasher implements PasswordHasher {
     private readonly observer?: HashingObserver,
   ) {
     this.limit = pLimit(limits.concurrency);
-    this.workers = new HashWorkers(limits.concurrency);
+    this.workers = new HashWorkers(limits.concurrency, (lowered) => observer?.started?.(lowered));
   }
 
   /** Whether hashing runs below request handling's priority (Linux; undefined before the first hash). */

@@ -73,8 +73,14 @@ export class HashWorkers {
   private closed = false;
   private loweredAll: boolean | undefined;
 
-  /** At most `size` operations run at once; the caller (Argon2Hasher) queues the rest. */
-  constructor(private readonly size: number) {}
+  /**
+   * At most `size` operations run at once; the caller (Argon2Hasher) queues the rest.
+   * `onStarted` hears once, when the first worker is up, whether it lowered its priority.
+   */
+  constructor(
+    private readonly size: number,
+    private readonly onStarted?: (lowered: boolean) => void,
+  ) {}
 
   /** Whether every started worker runs below normal priority (undefined before the first). */
   get lowered(): boolean | undefined {
@@ -120,6 +126,7 @@ export class HashWorkers {
     this.slots.push(slot);
     worker.on('message', (m: { lowered?: boolean; result?: unknown; error?: string }) => {
       if (m.lowered !== undefined) {
+        if (this.loweredAll === undefined) this.onStarted?.(m.lowered);
         this.loweredAll = (this.loweredAll ?? true) && m.lowered;
         started();
         return;

@@ -94,10 +94,12 @@ describe.skipIf(process.platform !== 'linux')('hashing priority (Linux)', { time
   it('hashing runs on HASH_CONCURRENCY threads at nice 19; every other thread keeps its priority', async () => {
     const before = threadNices();
     expect(before.filter((n) => n === 19)).toHaveLength(0);
-    const h = hasher();
+    const started: boolean[] = [];
+    const h = hasher(limits, { measured: () => {}, started: (isolated) => started.push(isolated) });
     const stored = await h.hash(PASSWORD);
     await Promise.all(Array.from({ length: 8 }, () => h.verify(stored, PASSWORD)));
     expect(h.isolated).toBe(true);
+    expect(started).toEqual([true]); // told once (latch.ts logs it), not per worker
     const after = threadNices();
     expect(after.filter((n) => n === 19)).toHaveLength(limits.concurrency);
     expect(after.filter((n) => n !== 19).every((n) => n === before[0])).toBe(true);

@@ -2,7 +2,7 @@
  * Reading the mails Latch sent to the in-process SMTP server (smtp.ts): wait for the mail a
  * request is about to cause, and take the token out of its link.
  */
-import { Client, STRONG_PASSWORD, uniqueEmail } from './server.js';
+import { Client, settledAt, STRONG_PASSWORD, uniqueEmail } from './server.js';
 import { afterAll, beforeAll } from 'vitest';
 import { startSmtpServer, tokenFrom, type ReceivedMail, type TestSmtpServer } from './smtp.js';
 
@@ -57,6 +57,9 @@ export class Mailbox {
    * earlier requests would have caused have had their chance (no fixed sleep).
    */
   async sentinel(url: string, headers?: Record<string, string>): Promise<void> {
+    // A forgot-password request queues its mail after its answer: let that work finish first,
+    // or the sentinel's mail can be queued, and delivered, ahead of it.
+    await settledAt(url);
     const email = uniqueEmail('sentinel');
     const next = this.upcoming(email, SUBJECT.verify);
     const res = await new Client(url).post('/api/auth/register', { email, password: STRONG_PASSWORD, name: 'Sentinel' }, headers);

@@ -22,6 +22,18 @@ export interface TestServer {
 }
 
 /** `listenPort`: a known loopback port (none: any free one), for a PUBLIC_URL that names it. */
+/** The in-process servers of this test file, by URL (see `settledAt`). */
+const serversByUrl = new Map<string, Latch>();
+
+/**
+ * Waits until the server at `url` (started here, in this process) has finished the work it
+ * started after its answers so far: a forgot-password request's mail is queued after its 202.
+ * A server of another process (or none) is not waited for.
+ */
+export async function settledAt(url: string): Promise<void> {
+  await serversByUrl.get(url)?.settled();
+}
+
 export async function startServer({ listenPort = 0, ...options }: LatchOptions & { listenPort?: number }): Promise<TestServer> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -45,11 +57,14 @@ export async function startServer({ listenPort = 0, ...options }: LatchOptions &
   const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
   const server: Server = createServerApp(latch).listen(listenPort, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  serversByUrl.set(url, latch);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
     latch,
     logs,
     async close() {
+      serversByUrl.delete(url);
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await latch.close();
