@@ -23,7 +23,7 @@ import { cleanEnv, ensureBuilt, ROOT, spawnLatch, type LatchProcess } from './la
 interface Inspector {
   url: string;
   /** Rows of mail_outbox. */
-  outbox(): Promise<Array<{ status: string; recipient: string; subject: string; body_text: string; body_html: string; link: string | null }>>;
+  outbox(): Promise<Array<{ status: string; recipient: string; subject: string; body_text: string; body_html: string; link: string | null; attempts: number; claim: string | null }>>;
   /** Tables with a row whose text contains `needle`. */
   tablesContaining(needle: string): Promise<string[]>;
   close(): Promise<void>;
@@ -146,6 +146,9 @@ for (const deployment of deployments) {
       await smtp.stop(); // nothing listens: every attempt fails until it is back
       const latch = await start({ MAIL_RETRY_DELAYS: '1s,1s,1s,1s,1s,1s,1s,1s,1s,1s' });
       const email = await register(latch.url);
+      // Killed between attempts, not while holding the mail's lease (a holder killed mid-attempt
+      // leaves it leased for a minute, by design: at least once, never twice at the same time).
+      await until('the first attempt failed and let the mail go', () => db.outbox(), (rows) => rows.length === 1 && rows[0]!.attempts >= 1 && rows[0]!.claim === null);
       await stop(latch); // SIGKILL: no shutdown, no chance to deliver
       expect(await db.outbox()).toEqual([expect.objectContaining({ recipient: email, subject: SUBJECT.verify, status: 'pending' })]);
       expect(smtp.messages.filter((m) => m.recipients.includes(email))).toEqual([]);
