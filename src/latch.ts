@@ -151,7 +151,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
       measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds),
       started: (isolated) =>
         isolated
-          ? logger.info({ nice: 19 }, 'password hashing runs on worker threads below request handling')
+          ? logger.info('password hashing runs on worker threads below request handling')
           : logger.warn('password hashing could not lower its priority (Linux only): a login storm can slow signed-in requests'),
     },
   );

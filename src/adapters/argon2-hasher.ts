@@ -54,11 +54,6 @@ export class Argon2Hasher implements PasswordHasher {
     this.workers = new HashWorkers(limits.concurrency, (lowered) => observer?.started?.(lowered));
   }
 
-  /** Whether hashing runs below request handling's priority (Linux; undefined before the first hash). */
-  get isolated(): boolean | undefined {
-    return this.workers.lowered;
-  }
-
   close(): Promise<void> {
     return this.workers.close();
   }

@@ -5,7 +5,7 @@
  * binding of @node-rs/argon2: an asynchronous binding would hop to libuv's thread pool, which
  * every module shares and whose threads cannot be told apart to lower theirs. A worker learns its
  * own thread id from /proc/thread-self, which only Linux has; elsewhere the same code runs at
- * normal priority (`lowered` says which). Workers start at first use, so an instance that never
+ * normal priority (`onStarted` hears which). Workers start at first use, so an instance that never
  * hashes (the command line, most tests) never starts one.
  */
 import { createRequire } from 'node:module';
@@ -71,7 +71,7 @@ export class HashWorkers {
   private readonly slots: Slot[] = [];
   private readonly binding = createRequire(import.meta.url).resolve('@node-rs/argon2');
   private closed = false;
-  private loweredAll: boolean | undefined;
+  private announced = false;
 
   /**
    * At most `size` operations run at once; the caller (Argon2Hasher) queues the rest.
@@ -81,11 +81,6 @@ export class HashWorkers {
     private readonly size: number,
     private readonly onStarted?: (lowered: boolean) => void,
   ) {}
-
-  /** Whether every started worker runs below normal priority (undefined before the first). */
-  get lowered(): boolean | undefined {
-    return this.loweredAll;
-  }
 
   hash(password: string, options: HashOptions): Promise<Done<string>> {
     return this.run({ op: 'hash', password, options: { ...options, algorithm: ARGON2ID } }) as Promise<Done<string>>;
@@ -126,8 +121,8 @@ export class HashWorkers {
     this.slots.push(slot);
     worker.on('message', (m: { lowered?: boolean; result?: unknown; error?: string }) => {
       if (m.lowered !== undefined) {
-        if (this.loweredAll === undefined) this.onStarted?.(m.lowered);
-        this.loweredAll = (this.loweredAll ?? true) && m.lowered;
+        if (!this.announced) this.onStarted?.(m.lowered);
+        this.announced = true;
         started();
         return;
       }
