@@ -8,6 +8,7 @@ import { dictionary } from '@zxcvbn-ts/language-common';
 import type { RequestHandler, Router } from 'express';
 import type { Logger } from 'pino';
 import { Argon2Hasher } from './adapters/argon2-hasher.js';
+import { eventLoopPressure, REQUESTS_BUSY } from './adapters/event-loop-pressure.js';
 import { LatchMetrics } from './adapters/metrics.js';
 import { createRateLimiter, type LimiterBackend } from './adapters/rate-limit/rlf-limiter.js';
 import { SqlAuditLog } from './adapters/sql/audit-log.js';
@@ -154,6 +155,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
           ? logger.info('password hashing runs on worker threads below request handling')
           : logger.warn('password hashing could not lower its priority (Linux only): a login storm can slow signed-in requests'),
     },
+    eventLoopPressure(REQUESTS_BUSY),
   );
   metrics.watchHashQueue(() => hasher.queueDepth);
   const credentials = new Credentials(users, hasher);

@@ -4,7 +4,13 @@
  * can expect (measured hash time × place in the queue ÷ concurrency) rather than by a fixed
  * count: a burst (50 logins after an outage) is served a little later instead of refused, and
  * only a sustained storm, whose queue would take longer than `maxWaitMs` to drain, is answered
- * 503. `queueLimit` stays as a hard ceiling on memory. `needsRehash` compares a stored hash's
+ * 503. `queueLimit` stays as a hard ceiling on memory.
+ *
+ * While request handling is busy (event-loop-pressure.ts) hashing steps aside further: one hash
+ * at a time, each followed by a rest of REST_PER_HASH times its length before the next starts,
+ * so a login storm next to signed-in traffic takes about a quarter of one core for hashing and
+ * leaves the rest to requests. Logins keep going, slower; a burst or a storm alone (the event
+ * loop mostly waiting for hashes) gets every hashing thread. `needsRehash` compares a stored hash's
  * parameters with the configured ones, so raising the cost upgrades every account at its next
  * successful login.
  */
@@ -12,6 +18,8 @@ import { randomBytes } from 'node:crypto';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { UnavailableError } from '../domain/errors.js';
 import type { PasswordHasher, VerifyResult } from '../domain/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RequestPressure } from './event-loop-pressure.js';
 import { HashWorkers, type Done } from './hash-workers.js';
 
 export interface Argon2Params {
@@ -28,8 +36,11 @@ export interface HashingLimits {
   maxWaitMs: number;
 }
 
-/** Weight of the newest measurement in the running hash-time average. */
+/** Weight of the newest measurement in the running averages. */
 const SMOOTHING = 0.2;
+
+/** While request handling is busy: a hashing slot rests this many times the length of its last hash. */
+export const REST_PER_HASH = 3;
 
 export interface HashingObserver {
   /** Seconds of argon2 work for one operation. */
@@ -42,13 +53,18 @@ export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private readonly limit: LimitFunction;
   private readonly workers: HashWorkers;
-  /** Running average of one operation's seconds; unknown until the first one finishes. */
+  /**
+   * Running average of the seconds one operation holds its slot (its hash, and the rest after it
+   * while requests are busy); unknown until the first one finishes.
+   */
   private averageSeconds: number | undefined;
 
+  /** `pressure`: when request handling is busy; without it hashing never steps aside. */
   constructor(
     private readonly params: Argon2Params,
     private readonly limits: HashingLimits,
     private readonly observer?: HashingObserver,
+    private readonly pressure?: RequestPressure,
   ) {
     this.limit = pLimit(limits.concurrency);
     this.workers = new HashWorkers(limits.concurrency, (lowered) => observer?.started?.(lowered));
@@ -104,23 +120,45 @@ export class Argon2Hasher implements PasswordHasher {
 
   /** The wait a newcomer can expect before its turn, in ms (0 while a slot is free). */
   expectedWaitMs(): number {
-    const { concurrency } = this.limits;
+    const { concurrency } = this.limit;
     if (this.limit.activeCount < concurrency || this.averageSeconds === undefined) return 0;
     return Math.ceil((this.limit.pendingCount + 1) / concurrency) * this.averageSeconds * 1000;
   }
 
   private run<T>(operation: 'hash' | 'verify', work: () => Promise<Done<T>>): Promise<T> {
-    const full = this.limit.activeCount >= this.limits.concurrency && this.limit.pendingCount >= this.limits.queueLimit;
+    const concurrency = this.pace();
+    const full = this.limit.activeCount >= concurrency && this.limit.pendingCount >= this.limits.queueLimit;
     if (full || this.expectedWaitMs() > this.limits.maxWaitMs) {
       return Promise.reject(new UnavailableError('password hashing'));
     }
-    return this.limit(async () => {
-      // From hand-over to answer: the wait for CPU at nice 19 counts, a worker's start-up does not.
-      const { result, seconds } = await work();
-      this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
-      this.observer?.measured(operation, seconds);
-      return result;
+    return new Promise<T>((resolve, reject) => {
+      void this.limit(async () => {
+        let seconds: number;
+        try {
+          // From hand-over to answer: the wait for CPU at nice 19 counts, a worker's start-up does not.
+          const done = await work();
+          seconds = done.seconds;
+          this.observer?.measured(operation, seconds);
+          resolve(done.result);
+        } catch (error) {
+          reject(error);
+          return;
+        }
+        // The answer has gone; the slot rests before the next hash while requests are busy.
+        const restSeconds = this.pressure?.busy() ? seconds * REST_PER_HASH : 0;
+        if (restSeconds > 0) await sleep(restSeconds * 1000, undefined, { ref: false });
+        const held = seconds + restSeconds;
+        this.averageSeconds = this.averageSeconds === undefined ? held : this.averageSeconds * (1 - SMOOTHING) + held * SMOOTHING;
+        this.pace();
+      });
     });
+  }
+
+  /** How many hashes may run at once now: one while requests are busy. Running ones finish. */
+  private pace(): number {
+    const concurrency = this.pressure?.busy() ? 1 : this.limits.concurrency;
+    if (this.limit.concurrency !== concurrency) this.limit.concurrency = concurrency;
+    return concurrency;
   }
 }
 
