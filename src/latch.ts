@@ -150,6 +150,7 @@ export async function createLatch(options: LatchOptions = {}): Promise<Latch> {
     { concurrency: config.hashConcurrency, queueLimit: config.hashQueueLimit, maxWaitMs: config.hashMaxWait },
     {
       measured: (operation, seconds) => metrics.hashDuration.observe({ operation }, seconds),
+      rested: (seconds) => metrics.hashRest.inc(seconds),
       started: (isolated) =>
         isolated
           ? logger.info('password hashing runs on worker threads below request handling')

@@ -1,6 +1,7 @@
 /** The standalone server: configuration from the environment, listen, shut down gracefully. */
 import { once } from 'node:events';
 import { configFromEnv, ConfigError } from './config.js';
+import { trackAbandonedRequests } from './http/abandoned-requests.js';
 import { createServerApp } from './http/server-app.js';
 import { createLatch } from './latch.js';
 
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const latch = await createLatch(configFromEnv(process.env));
   const { config, logger } = latch;
   const server = createServerApp(latch).listen(config.port, config.host);
+  const abandoned = trackAbandonedRequests(server);
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -22,7 +24,12 @@ async function main(): Promise<void> {
     // Stop accepting; keep-alive connections that sit idle are closed now, busy ones after
     // their response. A hung request cannot hold the process past the grace period. The
     // listener closes before the log line, so whoever reads "shutting down" finds it closed.
+    const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     server.close(async () => {
+      // Handlers whose client left are still at work: the stores stay open until they answer.
+      if (!(await abandoned.drained(deadline - Date.now()))) {
+        logger.warn('grace period over; closing with requests still being handled');
+      }
       await latch.close();
       logger.info('stopped');
       process.exit(0);

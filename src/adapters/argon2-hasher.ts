@@ -45,6 +45,8 @@ export const REST_PER_HASH = 3;
 export interface HashingObserver {
   /** Seconds of argon2 work for one operation. */
   measured(operation: 'hash' | 'verify', seconds: number): void;
+  /** A hashing slot rests this long after its hash because request handling is busy. */
+  rested?(seconds: number): void;
   /** Once, when hashing starts: whether its threads run below request handling's priority. */
   started?(isolated: boolean): void;
 }
@@ -146,7 +148,10 @@ export class Argon2Hasher implements PasswordHasher {
         }
         // The answer has gone; the slot rests before the next hash while requests are busy.
         const restSeconds = this.pressure?.busy() ? seconds * REST_PER_HASH : 0;
-        if (restSeconds > 0) await sleep(restSeconds * 1000, undefined, { ref: false });
+        if (restSeconds > 0) {
+          this.observer?.rested?.(restSeconds);
+          await sleep(restSeconds * 1000, undefined, { ref: false });
+        }
         const held = seconds + restSeconds;
         this.averageSeconds = this.averageSeconds === undefined ? held : this.averageSeconds * (1 - SMOOTHING) + held * SMOOTHING;
         this.pace();

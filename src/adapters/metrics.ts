@@ -44,6 +44,11 @@ export class LatchMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1, 2],
     registers: [this.registry],
   });
+  readonly hashRest = new Counter({
+    name: 'latch_password_hash_rest_seconds_total',
+    help: 'Seconds hashing threads were held idle to leave the CPU to busy request handling',
+    registers: [this.registry],
+  });
   private hashQueueSource: () => number = () => 0;
   readonly hashQueueDepth: Gauge = new Gauge({
     name: 'latch_password_hash_queue_depth',

@@ -213,6 +213,7 @@ describeOnBackends(
       expect(res.text).toMatch(/latch_http_requests_total\{route="\/api\/auth\/login",method="POST",status="401"\} [1-9]/);
       expect(res.text).toMatch(/latch_password_hash_duration_seconds_count\{operation="verify"\} [1-9]/);
       expect(res.text).toContain('latch_password_hash_queue_depth');
+      expect(res.text).toContain('latch_password_hash_rest_seconds_total');
       expect(res.text).toContain('latch_dependency_errors_total');
     });
   },

@@ -16,9 +16,13 @@ const params = { memoryCost: config.argon2MemoryCost, timeCost: config.argon2Tim
 const PASSWORD = 'correct horse battery staple';
 
 const opened: Argon2Hasher[] = [];
-/** A hasher with two slots; `seconds` collects each operation's hash time, in order of completion. */
-function hasher(pressure: RequestPressure, seconds: number[] = []): Argon2Hasher {
-  const h = new Argon2Hasher(params, { concurrency: 2, queueLimit: 1000, maxWaitMs: 60_000 }, { measured: (_op, s) => seconds.push(s) }, pressure);
+/**
+ * A hasher with two slots; `seconds` collects each operation's hash time, in order of completion,
+ * and `rests` each rest the observer hears of.
+ */
+function hasher(pressure: RequestPressure, seconds: number[] = [], rests: number[] = []): Argon2Hasher {
+  const observer = { measured: (_op: string, s: number) => seconds.push(s), rested: (s: number) => rests.push(s) };
+  const h = new Argon2Hasher(params, { concurrency: 2, queueLimit: 1000, maxWaitMs: 60_000 }, observer, pressure);
   opened.push(h);
   return h;
 }
@@ -49,14 +53,16 @@ const restOver = () => new Promise((resolve) => setTimeout(resolve, 1500));
 const TIMER_SLACK_MS = 2;
 
 describe('hashing while requests are busy', { timeout: 60_000 }, () => {
-  it('runs one hash at a time and rests REST_PER_HASH times its length before the next', async () => {
+  it('runs one hash at a time and rests REST_PER_HASH times its length before the next (told to the observer)', async () => {
     const seconds: number[] = [];
+    const rests: number[] = [];
     const pressure = switchable(true);
-    const h = hasher(pressure, seconds);
+    const h = hasher(pressure, seconds, rests);
     const hash = await h.hash(PASSWORD);
     await h.verify(hash, PASSWORD); // the dummy hash is made; the next verifies are alike
     await restOver();
     seconds.length = 0;
+    rests.length = 0;
 
     const done = verifies(h, hash, 3);
     await tick();
@@ -65,6 +71,7 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
     for (let i = 1; i < ends.length; i++) {
       expect(ends[i]! - ends[i - 1]!).toBeGreaterThanOrEqual(REST_PER_HASH * seconds[i - 1]! * 1000 - TIMER_SLACK_MS);
     }
+    expect(rests).toEqual(seconds.map((s) => s * REST_PER_HASH));
   });
 
   it('answers the caller when its hash is done; the slot rests after that', async () => {
@@ -107,18 +114,21 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
     expect(busyWait).toBeGreaterThan(quietWait * 6);
   });
 
-  it('uses every slot again once requests are quiet', async () => {
+  it('uses every slot again, without rests, once requests are quiet', async () => {
+    const rests: number[] = [];
     const pressure = switchable(true);
-    const h = hasher(pressure);
+    const h = hasher(pressure, [], rests);
     const hash = await h.hash(PASSWORD);
     await h.verify(hash, PASSWORD);
     await verifies(h, hash, 2); // one at a time
     pressure.set(false);
     await restOver(); // a slot that was resting when requests went quiet finishes its rest
+    const restsWhileBusy = rests.length;
     const done = verifies(h, hash, 2);
     await tick();
     expect(h.queueDepth).toBe(0); // both run at once
     await done;
+    expect(rests).toHaveLength(restsWhileBusy);
   });
 });
 

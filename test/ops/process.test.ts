@@ -141,6 +141,30 @@ describe('the built server process (node dist/main.js)', () => {
     }
   });
 
+  it('a request whose client left before the answer still finishes its work before the stores close on SIGTERM', async () => {
+    // A costly hash keeps the registration at work well past the client's departure.
+    const { url } = freshDatabaseUrl();
+    const latch = await start({ DATABASE_URL: url, ARGON2_TIME_COST: '40' });
+    const email = uniqueEmail('left');
+    const body = JSON.stringify({ email, password: STRONG_PASSWORD, name: 'Gone Early' });
+    const socket = await connect(latch.port);
+    socket.write(
+      `POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1:${latch.port}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 30)); // the handler is hashing
+    socket.destroy(); // the client leaves; its connection is gone at once
+    latch.child.kill('SIGTERM');
+    expect(await withDeadline(latch.exited, 15_000, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
+    // Nothing failed under it (a closed hasher or database would have logged a warning or an error)...
+    const troubles = latch.stdout.split('\n').filter((line) => /"level":(4|5|6)0/.test(line));
+    expect(troubles).toEqual([]);
+    // ...and the account it was creating exists.
+    const again = await start({ DATABASE_URL: url });
+    const login = await new Client(again.url).post('/api/auth/login', { email, password: STRONG_PASSWORD });
+    expect(login.status, login.text).toBe(200);
+  });
+
   it('creates the SQLite file on first start; the migration CLI then finds it up to date', async () => {
     const { url, file } = freshDatabaseUrl();
     expect(existsSync(file)).toBe(false);
