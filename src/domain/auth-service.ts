@@ -8,8 +8,8 @@ import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
 import type { SecondStepMethod } from './two-step-service.js';
 import type { Devices } from './devices.js';
-import { accountDisabled, LatchError, RateLimitedError } from './errors.js';
-import type { LoginThrottle } from './login-throttle.js';
+import { accountDisabled, LatchError, RateLimitedError, UnavailableError } from './errors.js';
+import type { LoginThrottle, LoginTicket } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
 import type { SessionPolicy, SessionRecord } from './session.js';
@@ -86,13 +86,21 @@ export class AuthService {
     const verdict = passwordPolicy.check(password, { email, name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
+    let passwordHash: string;
+    try {
+      passwordHash = await credentials.hash(password);
+    } catch (error) {
+      // Hashing refused (503): nothing was created, so the attempt does not count.
+      if (error instanceof UnavailableError) await registrationLimit.reward(ipKey(client.ip)).catch(() => undefined);
+      throw error;
+    }
     const created = await users.create({
       id: random.uuid(),
       email,
       name,
       emailVerified: false,
       createdAt: clock.now(),
-      passwordHash: await credentials.hash(password),
+      passwordHash,
       credentialEpoch: NEW_ACCOUNT_EPOCH,
       role: 'user',
       twoFactor: false,
@@ -129,15 +137,15 @@ export class AuthService {
       await this.record('login_throttled', known?.id ?? null, client);
       throw new RateLimitedError(gate.retryAfterMs);
     }
-    const account = await users.findByEmail(email);
+    const account = await this.beforeVerdict(gate, () => users.findByEmail(email));
     if (!account) {
       // Same work, same answer as a wrong password: the response must not reveal whether
       // the email is registered (DESIGN.md, "Passwords and accounts").
-      await credentials.burn(input.password);
+      await this.beforeVerdict(gate, () => credentials.burn(input.password));
       await this.record('login_failed', null, client);
       throw invalidCredentials();
     }
-    if (!(await credentials.verify(account, input.password))) {
+    if (!(await this.beforeVerdict(gate, () => credentials.verify(account, input.password)))) {
       await this.record('login_failed', account.id, client);
       throw invalidCredentials();
     }
@@ -202,6 +210,20 @@ export class AuthService {
   async logout(auth: Authenticated, client: ClientInfo): Promise<void> {
     await this.deps.sessions.delete(auth.session.id);
     await this.record('logout', auth.user.id, client, auth.session.id);
+  }
+
+  /**
+   * Work done before the password is judged: when a dependency refuses it (503), the attempt
+   * the throttle counted is given back (LoginThrottle.unjudged), for known and unknown addresses
+   * alike. Failing to give it back (the limiter is down too) does not hide the outage.
+   */
+  private async beforeVerdict<T>(gate: LoginTicket, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof UnavailableError) await this.deps.loginThrottle.unjudged(gate).catch(() => undefined);
+      throw error;
+    }
   }
 
   private record(type: AuthEventType, userId: string | null, client: ClientInfo, sessionId?: string): Promise<void> {

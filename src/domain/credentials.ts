@@ -1,4 +1,5 @@
 /** Password proofs, shared by login, re-authentication, password change and account deletion. */
+import { UnavailableError } from './errors.js';
 import { normalizePassword } from './password-policy.js';
 import type { PasswordHasher, UserRepository } from './ports.js';
 import type { UserWithPassword } from './user.js';
@@ -17,9 +18,21 @@ export class Credentials {
     const normalized = normalizePassword(password);
     const verdict = await this.hasher.verify(account.passwordHash, normalized);
     if (!verdict.ok) return false;
-    // Only over the very hash just checked: a reset that landed meanwhile must not be undone.
-    if (verdict.needsRehash) await this.users.updatePasswordHash(account.id, await this.hasher.hash(normalized), account.passwordHash);
+    if (verdict.needsRehash) await this.upgrade(account, normalized);
     return true;
+  }
+
+  /**
+   * Only over the very hash just checked: a reset that landed meanwhile must not be undone.
+   * Hashing or the database refusing (busy, down) leaves the old hash for the next successful
+   * check: the password is proven, and the upgrade is not worth failing the sign-in over.
+   */
+  private async upgrade(account: UserWithPassword, normalized: string): Promise<void> {
+    try {
+      await this.users.updatePasswordHash(account.id, await this.hasher.hash(normalized), account.passwordHash);
+    } catch (error) {
+      if (!(error instanceof UnavailableError)) throw error;
+    }
   }
 
   /** The same work as `verify`, for accounts that do not exist. */

@@ -120,6 +120,23 @@ export class LoginThrottle {
   }
 
   /**
+   * The password was never judged: a dependency (hashing, the database) refused first and the
+   * client got a 503. A refused request changes nothing (THREATS.md, item 3), so the attempt is
+   * given back everywhere it was counted: an owner retrying through an outage or a storm is not
+   * locked out by attempts nobody evaluated. Guesses are still bounded: each one that reaches a
+   * verdict stays counted.
+   */
+  async unjudged(ticket: LoginTicket): Promise<void> {
+    const { pair, ip, account, consecutive } = this.limiters;
+    await Promise.all([
+      pair.reward(`${ticket.account}|${ticket.ip}`),
+      ip.reward(ticket.ip),
+      ticket.knownIp ? undefined : account.reward(ticket.account),
+      consecutive.reward(ticket.account),
+    ]);
+  }
+
+  /**
    * A completed password reset: the owner proved control of the mailbox, so the account's
    * counters start over — the per-account budget, the run of consecutive failures and, for the
    * IP the reset came from, the pair. Other pairs are keyed by IPs we do not know here; they

@@ -10,7 +10,7 @@ import type { AuthEventSink } from './auth-events.js';
 import { assuranceOf } from './assurance.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
-import { LatchError, RateLimitedError } from './errors.js';
+import { LatchError, RateLimitedError, UnavailableError } from './errors.js';
 import type { Clock, RateLimiter, UserRepository } from './ports.js';
 import type { ClientInfo } from './session-issuer.js';
 import type { UserWithPassword } from './user.js';
@@ -50,9 +50,18 @@ export class PasswordProofs {
     const { users, credentials, attempts, events, clock } = this.deps;
     const gate = await attempts.consume(auth.user.id);
     if (!gate.allowed) throw new RateLimitedError(gate.retryAfterMs);
-    const account = await users.findById(auth.user.id);
+    let account: UserWithPassword | null;
+    let proven: boolean;
+    try {
+      account = await users.findById(auth.user.id);
+      proven = account !== null && (await credentials.verify(account, password));
+    } catch (error) {
+      // A dependency refused before the password was judged (503): the check does not count.
+      if (error instanceof UnavailableError) await attempts.reward(auth.user.id).catch(() => undefined);
+      throw error;
+    }
     if (!account) throw new LatchError('unauthorized', 'Authentication required');
-    if (!(await credentials.verify(account, password))) {
+    if (!proven) {
       await events.record({
         type: 'reauth_failed',
         userId: account.id,

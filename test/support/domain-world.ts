@@ -206,6 +206,13 @@ export async function world(options: WorldOptions = {}) {
     devices,
   });
   const registrationLimit = limiter(1000, HOUR);
+  const loginLimits = {
+    pair: limiter(5, 15 * MINUTE),
+    ip: limiter(100, DAY),
+    account: limiter(30, 5 * MINUTE),
+    knownIp: limiter(1, 30 * DAY),
+    consecutive: limiter(100, DAY),
+  };
   const verificationsSent: string[] = [];
   const auth = new AuthService({
     users,
@@ -216,13 +223,7 @@ export async function world(options: WorldOptions = {}) {
     sessionPolicy,
     clock,
     random,
-    loginThrottle: new LoginThrottle({
-      pair: limiter(5, 15 * MINUTE),
-      ip: limiter(100, DAY),
-      account: limiter(30, 5 * MINUTE),
-      knownIp: limiter(1, 30 * DAY),
-      consecutive: limiter(100, DAY),
-    }),
+    loginThrottle: new LoginThrottle(loginLimits),
     registrationLimit,
     events,
     verification: { sendVerification: async (user) => void verificationsSent.push(user.id), notifySignupAttempt: async () => {} },
@@ -331,6 +332,7 @@ export async function world(options: WorldOptions = {}) {
     twoStep,
     auth,
     registrationLimit,
+    loginLimits,
     account,
     admin,
     revokedTokens,

@@ -4,6 +4,7 @@
  * touch never resurrects) and record the calls a test wants to count.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { UnavailableError } from '../../src/domain/errors.js';
 import type {
   Clock,
   CreateUserResult,
@@ -243,13 +244,21 @@ export interface HasherCall {
 export class FakePasswordHasher implements PasswordHasher {
   readonly calls: HasherCall[] = [];
   version = 1;
+  /** While true, every operation fails as the real pool does when it refuses (503). */
+  unavailable = false;
+
+  private refuseIfUnavailable(): void {
+    if (this.unavailable) throw new UnavailableError('password hashing');
+  }
 
   async hash(password: string): Promise<string> {
+    this.refuseIfUnavailable();
     this.calls.push({ method: 'hash', password });
     return `fake$${this.version}$${Buffer.from(password, 'utf8').toString('base64url')}`;
   }
 
   async verify(hash: string, password: string): Promise<VerifyResult> {
+    this.refuseIfUnavailable();
     this.calls.push({ method: 'verify', password });
     const match = /^fake\$(\d+)\$([A-Za-z0-9_-]*)$/.exec(hash);
     if (!match || Buffer.from(match[2]!, 'base64url').toString('utf8') !== password) return { ok: false };
@@ -257,6 +266,7 @@ export class FakePasswordHasher implements PasswordHasher {
   }
 
   async verifyDummy(password: string): Promise<void> {
+    this.refuseIfUnavailable();
     this.calls.push({ method: 'verifyDummy', password });
   }
 
