@@ -179,14 +179,12 @@ export async function connectRedis(url: string, options: RedisOptions): Promise<
   return {
     client: rawClient,
     command: (key, args) => run(key, args),
-    async script<T>(script: LuaScript, keys: string[], args: string[]): Promise<T> {
+    script<T>(script: LuaScript, keys: string[], args: string[]): Promise<T> {
       const call = (verb: string, body: string) => run<T>(keys[0], [verb, body, String(keys.length), ...keys, ...args]);
-      try {
-        return await call('EVALSHA', script.sha1);
-      } catch (error) {
+      return call('EVALSHA', script.sha1).catch((error: unknown) => {
         if (!(error instanceof ErrorReply) || !error.message.startsWith('NOSCRIPT')) throw error;
         return call('EVAL', script.source);
-      }
+      });
     },
     async ping() {
       await run(undefined, ['PING']);
@@ -235,12 +233,21 @@ export async function requireNoEviction(
   warn(message);
 }
 
+/** One promise and one timer per call (every request's session read passes here). */
 function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 function redactUrl(url: string): string {
