@@ -6,7 +6,7 @@
  * only a sustained storm, whose queue would take longer than `maxWaitMs` to drain, is answered
  * 503. `queueLimit` stays as a hard ceiling on memory.
  *
- * While request handling is busy (event-loop-pressure.ts) hashing steps aside further: one hash
+ * While request handling is busy and short of CPU (event-loop-pressure.ts) hashing steps aside: one hash
  * at a time, each followed by a rest of REST_PER_HASH times its length before the next starts,
  * so a login storm next to signed-in traffic takes about a quarter of one core for hashing and
  * leaves the rest to requests. Logins keep going, slower; a burst or a storm alone (the event
@@ -15,10 +15,10 @@
  * successful login.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { UnavailableError } from '../domain/errors.js';
 import type { PasswordHasher, VerifyResult } from '../domain/ports.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { RequestPressure } from './event-loop-pressure.js';
 import { HashWorkers, type Done } from './hash-workers.js';
 
@@ -55,11 +55,10 @@ export class Argon2Hasher implements PasswordHasher {
   private dummyHash: Promise<string> | undefined;
   private readonly limit: LimitFunction;
   private readonly workers: HashWorkers;
-  /**
-   * Running average of the seconds one operation holds its slot (its hash, and the rest after it
-   * while requests are busy); unknown until the first one finishes.
-   */
+  /** Running average of one operation's seconds (hand-over to answer); unknown until the first one finishes. */
   private averageSeconds: number | undefined;
+  /** Whether hashing stepped aside at the latest look at request handling (`pace`). */
+  private paced = false;
 
   /** `pressure`: when request handling is busy; without it hashing never steps aside. */
   constructor(
@@ -124,7 +123,14 @@ export class Argon2Hasher implements PasswordHasher {
   expectedWaitMs(): number {
     const { concurrency } = this.limit;
     if (this.limit.activeCount < concurrency || this.averageSeconds === undefined) return 0;
-    return Math.ceil((this.limit.pendingCount + 1) / concurrency) * this.averageSeconds * 1000;
+    // A slot is held for its hash and, while hashing steps aside, for the rest after it.
+    const slotSeconds = this.averageSeconds * (this.paced ? 1 + REST_PER_HASH : 1);
+    return Math.ceil((this.limit.pendingCount + 1) / concurrency) * slotSeconds * 1000;
+  }
+
+  /** Operations running now (hashing, or resting after a hash). */
+  get running(): number {
+    return this.limit.activeCount;
   }
 
   private run<T>(operation: 'hash' | 'verify', work: () => Promise<Done<T>>): Promise<T> {
@@ -134,34 +140,36 @@ export class Argon2Hasher implements PasswordHasher {
       return Promise.reject(new UnavailableError('password hashing'));
     }
     return new Promise<T>((resolve, reject) => {
-      void this.limit(async () => {
+      this.limit(async () => {
         let seconds: number;
         try {
           // From hand-over to answer: the wait for CPU at nice 19 counts, a worker's start-up does not.
           const done = await work();
           seconds = done.seconds;
-          this.observer?.measured(operation, seconds);
           resolve(done.result);
         } catch (error) {
           reject(error);
           return;
         }
-        // The answer has gone; the slot rests before the next hash while requests are busy.
-        const restSeconds = this.pressure?.busy() ? seconds * REST_PER_HASH : 0;
-        if (restSeconds > 0) {
+        this.averageSeconds = this.averageSeconds === undefined ? seconds : this.averageSeconds * (1 - SMOOTHING) + seconds * SMOOTHING;
+        this.observer?.measured(operation, seconds);
+        // The answer has gone; while requests are busy the slot rests before the next hash.
+        this.pace();
+        if (this.paced) {
+          const restSeconds = seconds * REST_PER_HASH;
           this.observer?.rested?.(restSeconds);
           await sleep(restSeconds * 1000, undefined, { ref: false });
         }
-        const held = seconds + restSeconds;
-        this.averageSeconds = this.averageSeconds === undefined ? held : this.averageSeconds * (1 - SMOOTHING) + held * SMOOTHING;
-        this.pace();
-      });
+      })
+        .catch(() => undefined) // an observer's failure is not the caller's: it was answered already
+        .finally(() => this.pace());
     });
   }
 
   /** How many hashes may run at once now: one while requests are busy. Running ones finish. */
   private pace(): number {
-    const concurrency = this.pressure?.busy() ? 1 : this.limits.concurrency;
+    this.paced = this.pressure?.busy() ?? false;
+    const concurrency = this.paced ? 1 : this.limits.concurrency;
     if (this.limit.concurrency !== concurrency) this.limit.concurrency = concurrency;
     return concurrency;
   }

@@ -47,6 +47,9 @@ describeOnBackends(
         // ended the session the revoke had just rotated (200): either way the owner is out.
         expect([200, 401]).toContain(revoke.status);
         expect((await owner.get('/api/auth/me')).status).toBe(401);
+        if (revoke.status === 200) expect((await thief.get('/api/auth/me')).status).toBe(401); // the revoke ended it too
+        // Two-step is off: the password alone signs in.
+        expect((await new Client(url()).post('/api/auth/login', { email, password: STRONG_PASSWORD })).body.mfaRequired).toBeUndefined();
       } else {
         expect(disable.status, disable.text).toBe(401);
         expect(revoke.status).toBe(200);

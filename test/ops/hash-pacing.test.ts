@@ -8,7 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { Argon2Hasher, REST_PER_HASH } from '../../src/adapters/argon2-hasher.js';
-import { eventLoopPressure, type RequestPressure } from '../../src/adapters/event-loop-pressure.js';
+import { eventLoopPressure, REQUESTS_BUSY, threadRunDelayNs, type RequestPressure } from '../../src/adapters/event-loop-pressure.js';
 import { resolveConfig } from '../../src/config.js';
 
 const config = resolveConfig({});
@@ -47,7 +47,15 @@ function verifies(h: Argon2Hasher, hash: string, n: number): Promise<number[]> {
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
-const restOver = () => new Promise((resolve) => setTimeout(resolve, 1500));
+
+/** Until nothing runs or rests any more (a rest lasts three hashes, however slow they were). */
+async function idle(h: Argon2Hasher): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (h.running > 0 || h.queueDepth > 0) {
+    if (performance.now() > deadline) throw new Error('the hasher never went idle');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 /** A timer may fire up to a millisecond before `performance.now()` says its time is up. */
 const TIMER_SLACK_MS = 2;
@@ -60,7 +68,7 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
     const h = hasher(pressure, seconds, rests);
     const hash = await h.hash(PASSWORD);
     await h.verify(hash, PASSWORD); // the dummy hash is made; the next verifies are alike
-    await restOver();
+    await idle(h);
     seconds.length = 0;
     rests.length = 0;
 
@@ -76,42 +84,55 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
 
   it('answers the caller when its hash is done; the slot rests after that', async () => {
     const seconds: number[] = [];
-    const h = hasher(switchable(true), seconds);
+    const restsAt: number[] = [];
+    const pressure = switchable(true);
+    const observer = { measured: (_op: string, s: number) => seconds.push(s), rested: () => restsAt.push(performance.now()) };
+    const h = new Argon2Hasher(params, { concurrency: 2, queueLimit: 1000, maxWaitMs: 60_000 }, observer, pressure);
+    opened.push(h);
     const hash = await h.hash(PASSWORD);
     await h.verify(hash, PASSWORD);
-    await restOver();
+    await idle(h);
     seconds.length = 0;
+    restsAt.length = 0;
 
-    const start = performance.now();
     await h.verify(hash, PASSWORD);
-    const first = performance.now();
-    await h.verify(hash, PASSWORD); // waits for the first one's rest, then hashes
-    const second = performance.now();
-    // The first caller waited one hash, not one hash and its rest.
-    expect(first - start).toBeLessThan((1 + REST_PER_HASH) * seconds[0]! * 1000);
-    expect(second - first).toBeGreaterThanOrEqual(REST_PER_HASH * seconds[0]! * 1000 - TIMER_SLACK_MS);
+    const answered = performance.now();
+    // The rest began as the answer went out; the caller did not wait for it to end.
+    expect(restsAt).toHaveLength(1);
+    expect(answered - restsAt[0]!).toBeLessThan((REST_PER_HASH * seconds[0]! * 1000) / 2);
+    expect(h.running).toBe(1); // the slot is still resting
+    await h.verify(hash, PASSWORD); // waits for that rest, then hashes
+    expect(performance.now() - answered).toBeGreaterThanOrEqual(REST_PER_HASH * seconds[0]! * 1000 - TIMER_SLACK_MS);
   });
 
   it('counts the rest in the wait it expects, so admission judges a queue by what it will really take', async () => {
+    const seconds: number[] = [];
     const pressure = switchable(false);
-    const h = hasher(pressure);
+    const h = hasher(pressure, seconds);
     const hash = await h.hash(PASSWORD);
-    await verifies(h, hash, 4); // the average is a bare hash's time
-    const quiet = verifies(h, hash, 3); // two run, one waits
+    await verifies(h, hash, 4); // the average hash time is measured
+    await idle(h);
+    // The running average lies between the fastest and the slowest hash seen.
+    const fastest = Math.min(...seconds) * 1000;
+    const slowest = Math.max(...seconds) * 1000;
+
+    const quiet = verifies(h, hash, 3); // two run, one waits: one round of a bare hash
     await tick();
     const quietWait = h.expectedWaitMs();
     await quiet;
+    const afterQuiet = Math.max(...seconds) * 1000;
+    await idle(h);
 
     pressure.set(true);
-    await verifies(h, hash, 6); // the average now holds hash + rest
-    await restOver();
-    const busy = verifies(h, hash, 3); // one runs, two wait
+    const busy = verifies(h, hash, 3); // one runs, two wait: three rounds of a hash and its rest
     await tick();
     const busyWait = h.expectedWaitMs();
     await busy;
-    // Quiet: one round of a bare hash. Busy: three rounds of hash + rest, at one slot.
-    expect(quietWait).toBeGreaterThan(0);
-    expect(busyWait).toBeGreaterThan(quietWait * 6);
+    expect(quietWait).toBeGreaterThanOrEqual(fastest * 0.999);
+    expect(quietWait).toBeLessThanOrEqual(slowest * 1.001);
+    const slowestSoFar = Math.max(slowest, afterQuiet);
+    expect(busyWait).toBeGreaterThanOrEqual(3 * (1 + REST_PER_HASH) * Math.min(...seconds) * 1000 * 0.999);
+    expect(busyWait).toBeLessThanOrEqual(3 * (1 + REST_PER_HASH) * slowestSoFar * 1.001);
   });
 
   it('uses every slot again, without rests, once requests are quiet', async () => {
@@ -122,7 +143,7 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
     await h.verify(hash, PASSWORD);
     await verifies(h, hash, 2); // one at a time
     pressure.set(false);
-    await restOver(); // a slot that was resting when requests went quiet finishes its rest
+    await idle(h); // a slot that was resting when requests went quiet finishes its rest
     const restsWhileBusy = rests.length;
     const done = verifies(h, hash, 2);
     await tick();
@@ -133,8 +154,9 @@ describe('hashing while requests are busy', { timeout: 60_000 }, () => {
 });
 
 describe('event loop pressure', () => {
-  it('reads busy over a window the loop spent running, quiet over one it spent waiting', async () => {
-    const pressure = eventLoopPressure({ threshold: 0.9, windowMs: 200 });
+  it('reads busy over a window the loop spent running, quiet over one it spent waiting (utilization alone)', async () => {
+    const pressure = eventLoopPressure({ ...REQUESTS_BUSY, windowMs: 200, runDelayNs: () => undefined });
+    pressure.busy(); // the first question opens the first window
     await new Promise((resolve) => setTimeout(resolve, 250)); // an idle window
     expect(pressure.busy()).toBe(false);
     const until = performance.now() + 250;
@@ -148,27 +170,61 @@ describe('event loop pressure', () => {
     expect(pressure.busy()).toBe(false);
   });
 
-  it('measures over the window given, with the threshold given', () => {
-    let clock = 0;
-    let active = 0;
+  it("reads this thread's wait for a CPU where Linux tells it", () => {
+    const delay = threadRunDelayNs();
+    if (process.platform === 'linux') expect(delay).toBeGreaterThanOrEqual(0);
+    else expect(delay).toBeUndefined();
+  });
+
+  /** A fake clock, event-loop counters and run-queue delay, moved by the test. */
+  function fakes() {
+    const state = { clock: 0, active: 0, delayMs: 0 as number | undefined };
     const utilization = (since?: { active: number; idle: number; utilization: number }) => {
-      const now = { idle: clock - active, active, utilization: clock === 0 ? 0 : active / clock };
+      const now = { idle: state.clock - state.active, active: state.active, utilization: state.clock === 0 ? 0 : state.active / state.clock };
       if (!since) return now;
-      const span = clock - (since.active + since.idle);
-      return { idle: now.idle - since.idle, active: active - since.active, utilization: span === 0 ? 0 : (active - since.active) / span };
+      const span = state.clock - (since.active + since.idle);
+      return { idle: now.idle - since.idle, active: state.active - since.active, utilization: span === 0 ? 0 : (state.active - since.active) / span };
     };
-    const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, utilization, now: () => clock });
-    clock = 50;
-    active = 50; // fully busy, but the window has not closed
+    const runDelayNs = () => (state.delayMs === undefined ? undefined : state.delayMs * 1e6);
+    return { state, options: { utilization, runDelayNs, now: () => state.clock } };
+  }
+
+  it('needs both a busy loop and a thread waiting for CPU, over the window and thresholds given', () => {
+    const { state, options } = fakes();
+    const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, cpuWaitShare: 0.05, ...options });
+    expect(pressure.busy()).toBe(false); // opens the first window
+    state.clock = 50;
+    state.active = 50;
+    state.delayMs = 50; // fully busy and waiting, but the window has not closed
     expect(pressure.busy()).toBe(false);
-    clock = 100;
-    active = 85; // 85 % over the window
+    state.clock = 100;
+    state.active = 85; // 85 % busy, 50 % waiting
     expect(pressure.busy()).toBe(true);
-    clock = 200;
-    active = 85 + 79; // 79 %: just under
+    state.clock = 200;
+    state.active += 95; // busy, but no wait for a CPU: cores to spare, hashing takes nothing
     expect(pressure.busy()).toBe(false);
-    clock = 300;
-    active = 164 + 80; // exactly the threshold counts as busy
+    state.clock = 300;
+    state.active += 79;
+    state.delayMs += 20; // waiting, but the loop under its threshold: a storm of logins alone
+    expect(pressure.busy()).toBe(false);
+    state.clock = 400;
+    state.active += 80;
+    state.delayMs += 5; // exactly both thresholds count
     expect(pressure.busy()).toBe(true);
+    state.clock = 500;
+    state.active += 100;
+    state.delayMs = undefined; // no run-queue figure (not Linux): utilization alone decides
+    expect(pressure.busy()).toBe(true);
+  });
+
+  it('opens its first window at the first question, so start-up work is not counted', () => {
+    const { state, options } = fakes();
+    const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, cpuWaitShare: 0.05, ...options });
+    state.clock = 1000;
+    state.active = 1000; // a busy start-up after the pressure was made (migrations, dictionaries)
+    state.delayMs = 500;
+    expect(pressure.busy()).toBe(false); // the first question: nothing measured yet
+    state.clock = 1100; // an idle window since
+    expect(pressure.busy()).toBe(false);
   });
 });

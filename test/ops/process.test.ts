@@ -144,7 +144,7 @@ describe('the built server process (node dist/main.js)', () => {
   it('a request whose client left before the answer still finishes its work before the stores close on SIGTERM', async () => {
     // A costly hash keeps the registration at work well past the client's departure.
     const { url } = freshDatabaseUrl();
-    const latch = await start({ DATABASE_URL: url, ARGON2_TIME_COST: '40' });
+    const latch = await start({ DATABASE_URL: url, ARGON2_TIME_COST: '12' });
     const email = uniqueEmail('left');
     const body = JSON.stringify({ email, password: STRONG_PASSWORD, name: 'Gone Early' });
     const socket = await connect(latch.port);
@@ -152,7 +152,8 @@ describe('the built server process (node dist/main.js)', () => {
       `POST /api/auth/register HTTP/1.1\r\nHost: 127.0.0.1:${latch.port}\r\nContent-Type: application/json\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 30)); // the handler is hashing
+    // Hashing threads start at the first hash: this registration's, which is then under way.
+    await latch.waitForLog((line) => String(line.msg).startsWith('password hashing'), 10_000);
     socket.destroy(); // the client leaves; its connection is gone at once
     latch.child.kill('SIGTERM');
     expect(await withDeadline(latch.exited, 15_000, 'exit after SIGTERM')).toEqual({ code: 0, signal: null });
