@@ -47,13 +47,18 @@ export interface PressureOptions {
   now?: () => number;
 }
 
-/** The calling thread's run-queue delay (Linux: the second field of its schedstat), in ns. */
+/**
+ * The calling thread's run-queue delay (Linux: the second field of its schedstat), in ns.
+ * Undefined where the system does not keep it: no such file (not Linux), or a file of zeros
+ * (scheduler statistics compiled out), told apart by the first field, this thread's time on a
+ * CPU, which a running thread always has.
+ */
 export function threadRunDelayNs(): number | undefined {
   try {
-    const delay = Number(readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ')[1]);
-    return Number.isFinite(delay) ? delay : undefined;
+    const [onCpu, delay] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return onCpu !== undefined && onCpu > 0 && delay !== undefined && Number.isFinite(delay) ? delay : undefined;
   } catch {
-    return undefined; // not Linux, or schedstats off: utilization alone decides
+    return undefined; // utilization alone decides
   }
 }
 

@@ -86,26 +86,25 @@ export class AuthService {
     const verdict = passwordPolicy.check(password, { email, name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
-    let passwordHash: string;
+    let created: Awaited<ReturnType<UserRepository['create']>>;
     try {
-      passwordHash = await credentials.hash(password);
+      created = await users.create({
+        id: random.uuid(),
+        email,
+        name,
+        emailVerified: false,
+        createdAt: clock.now(),
+        passwordHash: await credentials.hash(password),
+        credentialEpoch: NEW_ACCOUNT_EPOCH,
+        role: 'user',
+        twoFactor: false,
+        disabled: null,
+      });
     } catch (error) {
-      // Hashing refused (503): nothing was created, so the attempt does not count.
+      // Hashing or the database refused (503): nothing was created, so the attempt does not count.
       if (error instanceof UnavailableError) await registrationLimit.reward(ipKey(client.ip)).catch(() => undefined);
       throw error;
     }
-    const created = await users.create({
-      id: random.uuid(),
-      email,
-      name,
-      emailVerified: false,
-      createdAt: clock.now(),
-      passwordHash,
-      credentialEpoch: NEW_ACCOUNT_EPOCH,
-      role: 'user',
-      twoFactor: false,
-      disabled: null,
-    });
     if (!created.ok) {
       if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
       await verification.notifySignupAttempt(email, client);

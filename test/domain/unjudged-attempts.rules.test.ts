@@ -1,7 +1,8 @@
 /**
- * A refused request changes nothing (THREATS.md, item 3): when hashing or the database refuses
- * before a password is judged (503), the attempt that was counted is given back — for sign-in
- * (every login limit, known and unknown addresses alike), re-authentication and registration —
+ * A refused request changes nothing (THREATS.md, item 3): when hashing, the database or the
+ * limiter itself refuses before a password is judged (503), the attempt that was counted is given
+ * back — for sign-in (every login limit, known and unknown addresses alike), re-authentication
+ * and registration —
  * while every attempt that reached a verdict stays counted. A right password whose hash upgrade
  * is refused still signs in.
  */
@@ -83,6 +84,29 @@ describe('attempts refused before a verdict are not counted', () => {
     w.hasher.unavailable = false;
     expect(await w.registrationLimit.peek(ipKey(client.ip))).toBe(before);
     expect(await w.users.findByEmail('grace@example.test')).toBeNull();
+  });
+
+  it('a registration the database refuses (503) does not use up the address budget either', async () => {
+    const before = await w.registrationLimit.peek(ipKey(client.ip));
+    const create = w.users.create.bind(w.users);
+    w.users.create = async () => {
+      throw new UnavailableError('database');
+    };
+    await outage(w.auth.register({ email: 'grace@example.test', password: PASSWORD, name: 'Grace Hopper' }, client));
+    w.users.create = create;
+    expect(await w.registrationLimit.peek(ipKey(client.ip))).toBe(before);
+  });
+
+  it('a limiter failing half-way through the count gives back what it had counted', async () => {
+    await w.member('ada@example.test');
+    const before = await loginCounters('ada@example.test');
+    const consume = w.loginLimits.account.consume.bind(w.loginLimits.account);
+    w.loginLimits.account.consume = async () => {
+      throw new UnavailableError('rate limiter');
+    };
+    await outage(login('ada@example.test', 'wrong-password-entirely')); // pair and IP counted, then the failure
+    w.loginLimits.account.consume = consume;
+    expect(await loginCounters('ada@example.test')).toEqual(before);
   });
 
   it('a right password whose hash upgrade is refused still signs in, and the upgrade waits for the next one', async () => {
