@@ -8,8 +8,8 @@ import { ipKey } from './client-key.js';
 import type { Credentials } from './credentials.js';
 import type { SecondStepMethod } from './two-step-service.js';
 import type { Devices } from './devices.js';
-import { accountDisabled, LatchError, RateLimitedError, UnavailableError } from './errors.js';
-import type { LoginThrottle, LoginTicket } from './login-throttle.js';
+import { accountDisabled, LatchError, RateLimitedError, uncountedIfUnavailable } from './errors.js';
+import type { LoginThrottle } from './login-throttle.js';
 import { normalizePassword, type PasswordPolicy } from './password-policy.js';
 import type { Clock, Random, RateLimiter, SessionStore, UserRepository } from './ports.js';
 import type { SessionPolicy, SessionRecord } from './session.js';
@@ -86,25 +86,23 @@ export class AuthService {
     const verdict = passwordPolicy.check(password, { email, name });
     if (!verdict.ok) throw new LatchError('weak_password', verdict.message);
 
-    let created: Awaited<ReturnType<UserRepository['create']>>;
-    try {
-      created = await users.create({
-        id: random.uuid(),
-        email,
-        name,
-        emailVerified: false,
-        createdAt: clock.now(),
-        passwordHash: await credentials.hash(password),
-        credentialEpoch: NEW_ACCOUNT_EPOCH,
-        role: 'user',
-        twoFactor: false,
-        disabled: null,
-      });
-    } catch (error) {
-      // Hashing or the database refused (503): nothing was created, so the attempt does not count.
-      if (error instanceof UnavailableError) await registrationLimit.reward(ipKey(client.ip)).catch(() => undefined);
-      throw error;
-    }
+    // Hashing or the database refusing (503) creates nothing, so the attempt does not count.
+    const created = await uncountedIfUnavailable(
+      async () =>
+        users.create({
+          id: random.uuid(),
+          email,
+          name,
+          emailVerified: false,
+          createdAt: clock.now(),
+          passwordHash: await credentials.hash(password),
+          credentialEpoch: NEW_ACCOUNT_EPOCH,
+          role: 'user',
+          twoFactor: false,
+          disabled: null,
+        }),
+      () => registrationLimit.reward(ipKey(client.ip)),
+    );
     if (!created.ok) {
       if (!requireEmailVerification) throw new LatchError('email_taken', 'An account with this email already exists');
       await verification.notifySignupAttempt(email, client);
@@ -136,16 +134,23 @@ export class AuthService {
       await this.record('login_throttled', known?.id ?? null, client);
       throw new RateLimitedError(gate.retryAfterMs);
     }
-    const account = await this.beforeVerdict(gate, () => users.findByEmail(email));
-    if (!account) {
-      // Same work, same answer as a wrong password: the response must not reveal whether
-      // the email is registered (DESIGN.md, "Passwords and accounts").
-      await this.beforeVerdict(gate, () => credentials.burn(input.password));
-      await this.record('login_failed', null, client);
-      throw invalidCredentials();
-    }
-    if (!(await this.beforeVerdict(gate, () => credentials.verify(account, input.password)))) {
-      await this.record('login_failed', account.id, client);
+    // Up to the verdict, a dependency refusing (503) gives the counted attempt back
+    // (LoginThrottle.unjudged), for known and unknown addresses alike.
+    const { account, proven } = await uncountedIfUnavailable(
+      async () => {
+        const found = await users.findByEmail(email);
+        // Same work, same answer as a wrong password: the response must not reveal whether
+        // the email is registered (DESIGN.md, "Passwords and accounts").
+        if (!found) {
+          await credentials.burn(input.password);
+          return { account: null, proven: false };
+        }
+        return { account: found, proven: await credentials.verify(found, input.password) };
+      },
+      () => loginThrottle.unjudged(gate),
+    );
+    if (!account || !proven) {
+      await this.record('login_failed', account?.id ?? null, client);
       throw invalidCredentials();
     }
     await loginThrottle.succeeded(gate);
@@ -209,20 +214,6 @@ export class AuthService {
   async logout(auth: Authenticated, client: ClientInfo): Promise<void> {
     await this.deps.sessions.delete(auth.session.id);
     await this.record('logout', auth.user.id, client, auth.session.id);
-  }
-
-  /**
-   * Work done before the password is judged: when a dependency refuses it (503), the attempt
-   * the throttle counted is given back (LoginThrottle.unjudged), for known and unknown addresses
-   * alike. Failing to give it back (the limiter is down too) does not hide the outage.
-   */
-  private async beforeVerdict<T>(gate: LoginTicket, work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof UnavailableError) await this.deps.loginThrottle.unjudged(gate).catch(() => undefined);
-      throw error;
-    }
   }
 
   private record(type: AuthEventType, userId: string | null, client: ClientInfo, sessionId?: string): Promise<void> {

@@ -75,6 +75,21 @@ export class UnavailableError extends Error {
   }
 }
 
+/**
+ * A refused request changes nothing (THREATS.md, item 3): runs `work`, and when a dependency
+ * refuses it (a 503) gives back first what was counted for it (`giveBack`), as far as the
+ * counters still answer; failing to give it back does not hide the outage. Used where an
+ * attempt is counted before its secret is judged: nobody evaluated the refused one.
+ */
+export async function uncountedIfUnavailable<T>(work: () => Promise<T>, giveBack: () => Promise<unknown>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof UnavailableError) await giveBack().catch(() => undefined);
+    throw error;
+  }
+}
+
 /** An administrator disabled the account: said only once its password (or passkey) is proven. */
 export function accountDisabled(): LatchError {
   return new LatchError('account_disabled', 'This account is disabled; contact the administrators');

@@ -24,7 +24,7 @@
  */
 import { accountKey } from './account-key.js';
 import { ipKey } from './client-key.js';
-import { UnavailableError } from './errors.js';
+import { uncountedIfUnavailable } from './errors.js';
 import type { RateLimiter, ThrottleVerdict } from './ports.js';
 
 /** How long an IP stays "known" for an account after its latest successful login. */
@@ -87,32 +87,31 @@ export class LoginThrottle {
     const client = ipKey(clientIp);
     const pairKey = `${accountId}|${client}`;
 
-    // What this attempt has counted so far, to give back if the limiter fails half-way (503).
+    // What this attempt has counted so far, given back if the limiter fails half-way (503).
     const counted: Array<() => Promise<void>> = [];
-    try {
-      const byPair = await pair.consume(pairKey);
-      if (!byPair.allowed) return byPair;
-      counted.push(() => pair.reward(pairKey));
-      const known = (await knownIp.peek(pairKey)) > 0;
-      // Counted for everyone (a known pair's guesses still spend the IP's budget for the others),
-      // refused only from unknown pairs.
-      const byIp = await ip.consume(client);
-      if (!byIp.allowed && !known) return byIp;
-      counted.push(() => ip.reward(client));
-      if (!known) {
-        const byAccount = await account.consume(accountId);
-        if (!byAccount.allowed) return byAccount;
-        counted.push(() => account.reward(accountId));
-      }
-      // Last, so that only attempts that reach the password check count as failures to come.
-      const inARow = await consecutive.consume(accountId);
-      if (!inARow.allowed && !known) return inARow;
-      return { allowed: true, account: accountId, ip: client, knownIp: known };
-    } catch (error) {
-      // A refused request changes nothing (THREATS.md, item 3), as far as the limiter still answers.
-      if (error instanceof UnavailableError) await Promise.all(counted.map((giveBack) => giveBack().catch(() => undefined)));
-      throw error;
-    }
+    return uncountedIfUnavailable(
+      async () => {
+        const byPair = await pair.consume(pairKey);
+        if (!byPair.allowed) return byPair;
+        counted.push(() => pair.reward(pairKey));
+        const known = (await knownIp.peek(pairKey)) > 0;
+        // Counted for everyone (a known pair's guesses still spend the IP's budget for the others),
+        // refused only from unknown pairs.
+        const byIp = await ip.consume(client);
+        if (!byIp.allowed && !known) return byIp;
+        counted.push(() => ip.reward(client));
+        if (!known) {
+          const byAccount = await account.consume(accountId);
+          if (!byAccount.allowed) return byAccount;
+          counted.push(() => account.reward(accountId));
+        }
+        // Last, so that only attempts that reach the password check count as failures to come.
+        const inARow = await consecutive.consume(accountId);
+        if (!inARow.allowed && !known) return inARow;
+        return { allowed: true, account: accountId, ip: client, knownIp: known } as const;
+      },
+      () => Promise.allSettled(counted.map((giveBack) => giveBack())),
+    );
   }
 
   /** The password was right: the attempt is given back everywhere it was counted. */

@@ -10,7 +10,7 @@ import type { AuthEventSink } from './auth-events.js';
 import { assuranceOf } from './assurance.js';
 import type { Authenticated } from './auth-service.js';
 import type { Credentials } from './credentials.js';
-import { LatchError, RateLimitedError, UnavailableError } from './errors.js';
+import { LatchError, RateLimitedError, uncountedIfUnavailable } from './errors.js';
 import type { Clock, RateLimiter, UserRepository } from './ports.js';
 import type { ClientInfo } from './session-issuer.js';
 import type { UserWithPassword } from './user.js';
@@ -50,16 +50,14 @@ export class PasswordProofs {
     const { users, credentials, attempts, events, clock } = this.deps;
     const gate = await attempts.consume(auth.user.id);
     if (!gate.allowed) throw new RateLimitedError(gate.retryAfterMs);
-    let account: UserWithPassword | null;
-    let proven: boolean;
-    try {
-      account = await users.findById(auth.user.id);
-      proven = account !== null && (await credentials.verify(account, password));
-    } catch (error) {
-      // A dependency refused before the password was judged (503): the check does not count.
-      if (error instanceof UnavailableError) await attempts.reward(auth.user.id).catch(() => undefined);
-      throw error;
-    }
+    // A dependency refusing before the password is judged (503): the check does not count.
+    const { account, proven } = await uncountedIfUnavailable(
+      async () => {
+        const found = await users.findById(auth.user.id);
+        return { account: found, proven: found !== null && (await credentials.verify(found, password)) };
+      },
+      () => attempts.reward(auth.user.id),
+    );
     if (!account) throw new LatchError('unauthorized', 'Authentication required');
     if (!proven) {
       await events.record({
