@@ -14,6 +14,7 @@ import * as scripts from './session-scripts.js';
 
 /** [uidHex, secretHashHex, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch, methods] */
 type PackedFields = [string, string, number, number, number, number, number, string, string, number, number];
+const PACKED_FIELDS = 11;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REMEMBER_ME = 1;
@@ -60,9 +61,9 @@ export class RedisSessionStore implements SessionStore {
 
   async find(sessionId: string): Promise<SessionWithUser | null> {
     const base = this.baseOfSession(sessionId);
-    const reply = await this.redis.script<[PackedFields, string] | null>(scripts.findSession, [sessionKey(base, sessionId)], [base]);
+    const reply = await this.redis.script<[...PackedFields, string] | null>(scripts.findSession, [sessionKey(base, sessionId)], [base]);
     if (!reply) return null;
-    return { session: decodeSession(sessionId, reply[0]), user: decodeUser(reply[1]) };
+    return { session: decodeSession(sessionId, reply), user: decodeUser(reply[PACKED_FIELDS]) };
   }
 
   async touch(sessionId: string, lastSeenAt: number, expiresAt: number): Promise<void> {
@@ -156,7 +157,7 @@ function decodeUser(json: string): User {
   return { id, email, name, emailVerified: (flags & 1) !== 0, createdAt, twoFactor: (flags & 2) !== 0, role: (flags & 4) !== 0 ? 'admin' : 'user' };
 }
 
-function decodeSession(id: string, f: PackedFields): SessionRecord {
+function decodeSession(id: string, f: PackedFields | [...PackedFields, string]): SessionRecord {
   const [uid, hash, createdAt, lastSeenAt, authenticatedAt, flags, expiresAt, ip, userAgent, epoch, methods] = f;
   return {
     id,
