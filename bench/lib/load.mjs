@@ -16,17 +16,26 @@ export function cannon(url, cookies, connections, duration) {
 }
 
 export async function measure(label, server, baseUrl, cookies, opts) {
+  await warmUp(label, baseUrl, cookies, opts);
+  return measured(label, server, baseUrl, cookies, opts);
+}
+
+export async function warmUp(label, baseUrl, cookies, opts) {
   process.stdout.write(`  ${label}: warm-up ${opts.warmup}s...`);
   const warm = await cannon(baseUrl, cookies, opts.connections, opts.warmup);
+  process.stdout.write(' done\n');
   if (warm.errors > 0 || warm.non2xx > 0 || warm.timeouts > 0) {
-    process.stdout.write('\n');
     throw new BenchError(`${label} warm-up: ${warm.errors} errors, ${warm.timeouts} timeouts, ${warm.non2xx} non-2xx`);
   }
-  process.stdout.write(` measuring ${opts.duration}s...`);
+}
+
+/** One measured run of `opts.duration` seconds, with the server's CPU time over it. */
+export async function measured(label, server, baseUrl, cookies, opts) {
+  process.stdout.write(`  ${label}: measuring ${opts.duration}s...`);
   const cpuBefore = cpuMsOf(server.child.pid);
   const r = await cannon(baseUrl, cookies, opts.connections, opts.duration);
   const cpuAfter = cpuMsOf(server.child.pid);
-  process.stdout.write(` done\n`);
+  process.stdout.write(` ${Math.round(r.requests.average)} req/s\n`);
   const cpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
   return {
     label,
@@ -34,12 +43,37 @@ export async function measure(label, server, baseUrl, cookies, opts) {
     p50: r.latency.p50,
     p99: r.latency.p99,
     total: r.requests.total,
+    seconds: r.duration,
+    cpuMs,
     non2xx: r.non2xx,
     errors: r.errors,
     timeouts: r.timeouts,
     // Server-side cost, independent of how much CPU the load generator took from it.
     cpuUsPerReq: cpuMs === undefined || r.requests.total === 0 ? undefined : (cpuMs * 1000) / r.requests.total,
     cpuCores: cpuMs === undefined ? undefined : cpuMs / (r.duration * 1000),
+  };
+}
+
+/** Several measured runs of one target as one row: totals over all, latencies their median. */
+export function combined(label, runs) {
+  const sum = (get) => runs.reduce((total, r) => total + get(r), 0);
+  const median = (get) => runs.map(get).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+  const total = sum((r) => r.total);
+  const seconds = sum((r) => r.seconds);
+  const cpuMs = runs.every((r) => r.cpuMs !== undefined) ? sum((r) => r.cpuMs) : undefined;
+  return {
+    label,
+    rps: total / seconds,
+    p50: median((r) => r.p50),
+    p99: median((r) => r.p99),
+    total,
+    seconds,
+    cpuMs,
+    non2xx: sum((r) => r.non2xx),
+    errors: sum((r) => r.errors),
+    timeouts: sum((r) => r.timeouts),
+    cpuUsPerReq: cpuMs === undefined || total === 0 ? undefined : (cpuMs * 1000) / total,
+    cpuCores: cpuMs === undefined ? undefined : cpuMs / (seconds * 1000),
   };
 }
 
