@@ -34,7 +34,8 @@
 //   BENCH_REDIS_SERVER / BENCH_REDIS_CLI   binaries for the private servers
 //                      (default /usr/bin/redis-server, /usr/bin/redis-cli)
 //   BENCH_DURATION     seconds per measurement              (default 10)
-//   BENCH_ROUNDS       /me: alternating rounds of Latch and the bare app; the ratio is their median (default 3)
+//   BENCH_ROUNDS       /me: rounds of Latch and the bare app, both started afresh each round, measured in
+//                      alternating order; the ratio is the rounds' median (default 5)
 //   BENCH_WARMUP       seconds of warm-up per target        (default 3)
 //   BENCH_CONNECTIONS  autocannon connections               (default 50)
 //   BENCH_USERS        users registered, one cookie each    (default 50)
@@ -111,7 +112,7 @@ async function main() {
   const phases = selectedPhases();
   const opts = {
     duration: seconds('BENCH_DURATION', 10),
-    rounds: count('BENCH_ROUNDS', 3),
+    rounds: count('BENCH_ROUNDS', 5),
     warmup: seconds('BENCH_WARMUP', 3),
     connections: count('BENCH_CONNECTIONS', 50),
     users: count('BENCH_USERS', 50),
@@ -131,7 +132,7 @@ async function main() {
   console.log(`  cores       ${os.availableParallelism?.() ?? cpus.length} (${cpus[0]?.model?.trim() ?? 'unknown'})`);
   if (loadPhases) {
     console.log(`  autocannon  ${require('autocannon/package.json').version}, ${opts.connections} connections, ` +
-      `${opts.warmup}s warm-up + ${opts.duration}s per target (/me: ${opts.rounds} rounds, alternating), ${opts.users} session cookies (load generator on the same machine)`);
+      `${opts.warmup}s warm-up + ${opts.duration}s per target (/me: ${opts.rounds} rounds, fresh processes, alternating), ${opts.users} session cookies (load generator on the same machine)`);
     console.log(`  database    ${dbName}   redis prefix ${redisPrefix}`);
   }
   // Throttling limits Latch declares, raised for every Latch started here (login/registration).

@@ -83,49 +83,59 @@ export async function mePhase(phases, opts, throttle, failures) {
 }
 
 /**
- * Latch and the bare app, both running, measured in alternating rounds (Latch first in odd
- * rounds, the bare app first in even ones). On a shared virtual machine the speed of the whole
- * machine drifts by tens of percent within a minute; one run of each, a minute apart, says more
- * about that drift than about either server. Each round's ratio compares two runs side by side
- * in time, and the verdict is their median.
+ * Latch and the bare app measured in rounds. On a shared virtual machine the speed of the whole
+ * machine drifts by tens of percent within a minute, and one process of a server can run a
+ * third slower than the next one of the same code for its whole life (memory placement, JIT
+ * decisions). So each round starts both afresh, warms both up, then measures them one after the
+ * other (Latch first in odd rounds, the bare app first in even ones); each round's ratio compares
+ * two runs side by side in time, and the verdict is their median. The users are registered
+ * once: their sessions live in Redis, so the cookies outlast the Latch process that issued them.
  */
 async function latchAgainstBare(opts, throttle) {
   const label = 'latch on standalone redis';
-  const { latch, baseUrl } = await startLatch(label, state.redisUrl, throttle.env);
-  const t0 = Date.now();
-  const cookies = await registerUsers(baseUrl, opts.users, 's');
-  await checkCookies(baseUrl, cookies);
-  console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s; each cookie answers 200 on /me`);
-
-  // Bare app, same cookies (ignored) so the requests are byte-for-byte the same.
-  const barePort = await freePort();
-  const bareUrl = `http://127.0.0.1:${barePort}`;
-  const bare = startChild('bare app (bench/bare-app.mjs)', ['bench/bare-app.mjs'], {
-    PORT: String(barePort),
-    REDIS_URL: state.redisUrl,
-    BARE_KEY: bareKey,
-    NODE_ENV: 'development',
-  });
-  console.log(`Starting bare Express app on ${bareUrl} ...`);
-  await waitReady(bare, `${bareUrl}/readyz`);
-
-  const targets = [
-    { label, server: latch, url: baseUrl, runs: [] },
-    { label: 'bare express+redis', server: bare, url: bareUrl, runs: [] },
-  ];
-  for (const t of targets) await warmUp(t.label, t.url, cookies, opts);
+  const bareLabel = 'bare express+redis';
+  const ours = [];
+  const theirs = [];
+  let cookies;
   for (let round = 0; round < opts.rounds; round++) {
-    console.log(`  round ${round + 1} of ${opts.rounds}`);
+    console.log(`  round ${round + 1} of ${opts.rounds}: both servers started afresh`);
+    const { latch, baseUrl } = await startLatch(label, state.redisUrl, throttle.env);
+    if (!cookies) {
+      const t0 = Date.now();
+      cookies = await registerUsers(baseUrl, opts.users, 's');
+      console.log(`  registered ${cookies.length} users in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+    }
+    await checkCookies(baseUrl, cookies);
+    const bare = await startBare();
+    const targets = [
+      { label, server: latch, url: baseUrl, runs: ours },
+      { label: bareLabel, server: bare.child, url: bare.url, runs: theirs },
+    ];
+    for (const t of targets) await warmUp(t.label, t.url, cookies, opts);
     for (const t of round % 2 === 0 ? targets : [...targets].reverse()) {
       t.runs.push(await measured(t.label, t.server, t.url, cookies, opts));
       if (t.server.exited) throw new BenchError(`${t.label} exited during the run${childReport(t.server)}`);
     }
+    await stopLatch(latch, label);
+    await stopChild(bare.child);
   }
-  await stopLatch(latch, label);
-  await stopChild(bare);
-  const [ours, theirs] = targets;
   return {
-    rows: { standalone: combined(ours.label, ours.runs), bare: combined(theirs.label, theirs.runs) },
-    ratios: ours.runs.map((run, i) => run.rps / theirs.runs[i].rps),
+    rows: { standalone: combined(label, ours), bare: combined(bareLabel, theirs) },
+    ratios: ours.map((run, i) => run.rps / theirs[i].rps),
   };
+}
+
+/** The bare app; it is sent Latch's cookies too (ignored), so the requests are byte-for-byte the same. */
+async function startBare() {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = startChild('bare app (bench/bare-app.mjs)', ['bench/bare-app.mjs'], {
+    PORT: String(port),
+    REDIS_URL: state.redisUrl,
+    BARE_KEY: bareKey,
+    NODE_ENV: 'development',
+  });
+  console.log(`Starting bare Express app on ${url} ...`);
+  await waitReady(child, `${url}/readyz`);
+  return { child, url };
 }
