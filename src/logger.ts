@@ -7,6 +7,12 @@
  * request on the event loop (what showed first in a profile of the authenticated hot path).
  * Nothing is held back when the server is idle (no minimum length). Whatever is still queued
  * is written synchronously when the process exits.
+ *
+ * The queue holds bytes, not text: each line is turned into a Buffer as it arrives. Queued as
+ * text, every new line made the stream measure the byte length of all the text gathered since
+ * the last write, which flattens that growing string again and again: about 5 KB allocated and
+ * 3 us per line under load, against 1.5 KB and 2 us (200,000 request lines written in bursts of
+ * 50 with writes in flight, `--trace-gc-nvp`).
  */
 import pino, { type Logger } from 'pino';
 
@@ -16,12 +22,16 @@ import pino, { type Logger } from 'pino';
  */
 const LOG_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 
-/** One stdout stream per process, however many Latch instances it holds (tests, host apps). */
-let stdout: ReturnType<typeof pino.destination> | undefined;
+interface LineStream {
+  write(line: string): void;
+}
 
-function stdoutDestination(): ReturnType<typeof pino.destination> {
+/** One stdout stream per process, however many Latch instances it holds (tests, host apps). */
+let stdout: LineStream | undefined;
+
+function stdoutDestination(): LineStream {
   if (stdout) return stdout;
-  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES });
+  const destination = pino.destination({ dest: 1, sync: false, maxLength: LOG_BUFFER_MAX_BYTES, contentMode: 'buffer' });
   process.once('exit', () => {
     try {
       destination.flushSync();
@@ -29,7 +39,9 @@ function stdoutDestination(): ReturnType<typeof pino.destination> {
       // Not opened yet, or already closed: nothing left to write.
     }
   });
-  return (stdout = destination);
+  // sonic-boom's typings only know text; in 'buffer' mode its write takes bytes.
+  const bytes = destination as unknown as { write(data: Buffer): boolean };
+  return (stdout = { write: (line) => bytes.write(Buffer.from(line)) });
 }
 
 export function createLogger(level: string): Logger {
