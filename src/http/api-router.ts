@@ -14,7 +14,7 @@ import type { Clock } from '../domain/ports.js';
 import { clientIpResolver } from './client-ip.js';
 import type { DeviceCookie, SessionCookie } from './cookies.js';
 import { errorHandler, sendError, type ErrorObserver } from './errors.js';
-import { crossSiteProtection } from './middleware/cross-site.js';
+import { crossSiteRefusal } from './middleware/cross-site.js';
 import { jsonBody } from './middleware/json-body.js';
 import type { SessionMiddleware } from './middleware/session.js';
 import { accountRoutes } from './routes/account.js';
@@ -66,11 +66,14 @@ export function prelude(config: Config): RequestHandler {
   const trusted = new Set(config.trustedOrigins);
   // CORS answers trusted origins only, never a reflection of whatever Origin arrives.
   const corsHeaders = cors({ origin: (origin, done) => done(null, origin !== undefined && trusted.has(origin)), credentials: true });
-  const crossSite = crossSiteProtection({ publicOrigin: config.publicUrl, trustedOrigins: config.trustedOrigins });
+  const crossSite = crossSiteRefusal({ publicOrigin: config.publicUrl, trustedOrigins: config.trustedOrigins });
   const body = jsonBody();
 
-  const afterCors: RequestHandler = (req, res, next) =>
-    crossSite(req, res, (error?: unknown) => (error ? next(error) : body(req, res, next)));
+  const afterCors: RequestHandler = (req, res, next) => {
+    const refused = crossSite(req);
+    if (refused) return next(refused);
+    body(req, res, next);
+  };
 
   return (req, res, next) => {
     res.setHeader('Cache-Control', 'no-store');

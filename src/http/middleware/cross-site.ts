@@ -15,20 +15,26 @@ export interface CrossSiteOptions {
 }
 
 export function crossSiteProtection(options: CrossSiteOptions): RequestHandler {
+  const refusal = crossSiteRefusal(options);
+  return (req, _res, next) => next(refusal(req));
+}
+
+/** The same rule as a plain check, for a caller that goes on itself (no callback per request). */
+export function crossSiteRefusal(options: CrossSiteOptions): (req: Request) => LatchError | undefined {
   const trusted = new Set(options.trustedOrigins);
   const refuse = () => new LatchError('csrf', 'Cross-site request refused');
 
-  return (req, _res, next) => {
-    if (SAFE_METHODS.has(req.method)) return next();
+  return (req) => {
+    if (SAFE_METHODS.has(req.method)) return undefined;
     const fetchSite = req.get('sec-fetch-site');
     const origin = req.get('origin');
     if (fetchSite !== undefined) {
-      if (fetchSite === 'same-origin' || fetchSite === 'none') return next();
-      return next(origin !== undefined && trusted.has(origin) ? undefined : refuse());
+      if (fetchSite === 'same-origin' || fetchSite === 'none') return undefined;
+      return origin !== undefined && trusted.has(origin) ? undefined : refuse();
     }
-    if (origin === undefined) return next(); // not a browser: nothing ambient to abuse
+    if (origin === undefined) return undefined; // not a browser: nothing ambient to abuse
     const allowed = origin === options.publicOrigin || origin === addressedOrigin(req) || trusted.has(origin);
-    return next(allowed ? undefined : refuse()); // `Origin: null` matches none of them
+    return allowed ? undefined : refuse(); // `Origin: null` matches none of them
   };
 }
 
