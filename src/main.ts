@@ -1,7 +1,7 @@
 /** The standalone server: configuration from the environment, listen, shut down gracefully. */
 import { once } from 'node:events';
 import { configFromEnv, ConfigError } from './config.js';
-import { trackRequestsInFlight } from './http/requests-in-flight.js';
+import { trackAbandonedRequests } from './http/abandoned-requests.js';
 import { createServerApp } from './http/server-app.js';
 import { createLatch } from './latch.js';
 
@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const latch = await createLatch(configFromEnv(process.env));
   const { config, logger } = latch;
   const server = createServerApp(latch).listen(config.port, config.host);
-  const inFlight = trackRequestsInFlight(server);
+  const abandoned = trackAbandonedRequests(server);
   await once(server, 'listening');
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const deadline = Date.now() + SHUTDOWN_GRACE_MS;
     server.close(async () => {
       // Handlers whose client left are still at work: the stores stay open until they answer.
-      if (!(await inFlight.drained(deadline - Date.now()))) {
+      if (!(await abandoned.drained(deadline - Date.now()))) {
         logger.warn('grace period over; closing with requests still being handled');
       }
       await latch.close();

@@ -16,12 +16,12 @@ import type { Server, ServerResponse } from 'node:http';
 
 const POLL_MS = 20;
 
-export interface RequestsInFlight {
+export interface AbandonedRequests {
   /** Resolves true when every abandoned request has been answered, or false at the deadline. */
   drained(timeoutMs: number): Promise<boolean>;
 }
 
-export function trackRequestsInFlight(server: Server): RequestsInFlight {
+export function trackAbandonedRequests(server: Server): AbandonedRequests {
   const abandoned = new Set<ServerResponse>();
   // Answered ones are dropped when the set has doubled since the last sweep: amortised
   // constant work per abandoned request, however many there are.
