@@ -6,25 +6,16 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/adapters/redis/connection.js';
-import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { SessionRecord } from '../../src/domain/session.js';
 import { newSessionCredentials, userSlotTag } from '../../src/domain/session-token.js';
-import { deleteClusterKeys } from '../support/redis-cluster.js';
-import { hasRedis, hasRedisCluster, redisPrefix, REDIS_CLUSTER_URL, REDIS_URL } from '../support/services.js';
+import { redisTargets, withRedisSessionStore } from '../support/redis-session-store.js';
 
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
-for (const [name, available, url] of [
-  ['Redis', hasRedis, REDIS_URL],
-  ['Redis Cluster', hasRedisCluster, REDIS_CLUSTER_URL],
-] as const) {
+for (const [name, available, url] of redisTargets) {
   describe.skipIf(!available)(`Redis session index [${name}]`, () => {
-    it('an index entry lost early comes back on touch, and revoke-all still ends its session', async () => {
-      const { prefix, cleanup } = redisPrefix();
-      const redis = await connectRedis(url, { timeoutMs: 2000 });
-      try {
-        const store = new RedisSessionStore(redis, prefix);
+    it('an index entry lost early comes back on touch, and revoke-all still ends its session', () =>
+      withRedisSessionStore(url, async ({ redis, store, prefix }) => {
         const user = { id: randomUUID(), email: 'index@example.test', name: 'Index', emailVerified: false, createdAt: Date.now(), role: 'user' as const, twoFactor: false };
         const now = Date.now();
         const { id, secretHash } = newSessionCredentials(random, user.id);
@@ -40,11 +31,6 @@ for (const [name, available, url] of [
         expect((await store.listByUser(user.id, Date.now())).map((s) => s.id)).toEqual([id]);
         expect(await store.deleteByUser(user.id, { epoch: 0 })).toBe(1);
         expect(await store.find(id)).toBeNull();
-      } finally {
-        await redis.close();
-        if (url === REDIS_CLUSTER_URL) await deleteClusterKeys(REDIS_CLUSTER_URL, prefix);
-        else await cleanup();
-      }
-    });
+      }));
   });
 }

@@ -7,13 +7,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/adapters/redis/connection.js';
-import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { SessionRecord } from '../../src/domain/session.js';
 import { newSessionCredentials, userSlotTag } from '../../src/domain/session-token.js';
 import type { User } from '../../src/domain/user.js';
-import { deleteClusterKeys } from '../support/redis-cluster.js';
-import { hasRedis, hasRedisCluster, redisPrefix, REDIS_CLUSTER_URL, REDIS_URL } from '../support/services.js';
+import { redisTargets, withRedisSessionStore } from '../support/redis-session-store.js';
 
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
@@ -23,16 +20,10 @@ local v = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], string.char(1) .. v:sub(2, 58) .. v:sub(64), 'KEEPTTL')
 return 1`;
 
-for (const [name, available, url] of [
-  ['Redis', hasRedis, REDIS_URL],
-  ['Redis Cluster', hasRedisCluster, REDIS_CLUSTER_URL],
-] as const) {
+for (const [name, available, url] of redisTargets) {
   describe.skipIf(!available)(`Redis session formats [${name}]`, () => {
-    it('find and list read every field alike, in both formats, and refuse an older epoch', async () => {
-      const { prefix, cleanup } = redisPrefix();
-      const redis = await connectRedis(url, { timeoutMs: 2000 });
-      try {
-        const store = new RedisSessionStore(redis, prefix);
+    it('find and list read every field alike, in both formats, and refuse an older epoch', () =>
+      withRedisSessionStore(url, async ({ redis, store, prefix }) => {
         const user: User = { id: randomUUID(), email: 'format@example.test', name: 'Format', emailVerified: true, createdAt: Date.now(), role: 'admin', twoFactor: true };
         const base = `${prefix}{${userSlotTag(user.id)}}`;
         const now = Date.now();
@@ -62,11 +53,6 @@ for (const [name, available, url] of [
         await redis.command(epochKey, ['SET', epochKey, '1']);
         expect(await store.find(current.id)).toBeNull();
         expect(await store.find(older.id)).toBeNull();
-      } finally {
-        await redis.close();
-        if (url === REDIS_CLUSTER_URL) await deleteClusterKeys(REDIS_CLUSTER_URL, prefix);
-        else await cleanup();
-      }
-    });
+      }));
   });
 }

@@ -6,13 +6,10 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/adapters/redis/connection.js';
-import { RedisSessionStore } from '../../src/adapters/redis/session-store.js';
 import type { SessionRecord } from '../../src/domain/session.js';
 import { hashSecret, newSessionCredentials, parseToken, SESSION_ID_PATTERN, userSlotTag } from '../../src/domain/session-token.js';
 import type { User } from '../../src/domain/user.js';
-import { deleteClusterKeys } from '../support/redis-cluster.js';
-import { hasRedis, hasRedisCluster, redisPrefix, REDIS_CLUSTER_URL, REDIS_URL } from '../support/services.js';
+import { redisTargets, withRedisSessionStore } from '../support/redis-session-store.js';
 
 const random = { bytes: (n: number) => randomBytes(n), uuid: () => randomUUID() };
 
@@ -46,16 +43,10 @@ describe('session ids', () => {
   });
 });
 
-for (const [name, available, url] of [
-  ['Redis', hasRedis, REDIS_URL],
-  ['Redis Cluster', hasRedisCluster, REDIS_CLUSTER_URL],
-] as const) {
+for (const [name, available, url] of redisTargets) {
   describe.skipIf(!available)(`Redis sessions with ids of both lengths [${name}]`, () => {
-    it('old and new sessions of one user are found, renewed, listed, evicted and revoked alike', async () => {
-      const { prefix, cleanup } = redisPrefix();
-      const redis = await connectRedis(url, { timeoutMs: 2000 });
-      try {
-        const store = new RedisSessionStore(redis, prefix);
+    it('old and new sessions of one user are found, renewed, listed, evicted and revoked alike', () =>
+      withRedisSessionStore(url, async ({ redis, store, prefix }) => {
         const user: User = { id: randomUUID(), email: 'ids@example.test', name: 'Ids', emailVerified: false, createdAt: Date.now(), role: 'user', twoFactor: false };
         const base = `${prefix}{${userSlotTag(user.id)}}`;
         const now = Date.now();
@@ -89,11 +80,6 @@ for (const [name, available, url] of [
         expect(await store.deleteByUser(user.id, { epoch: 1 })).toBe(2);
         for (const id of [old.id, fresh.id, third.id, fourth.id]) expect(await store.find(id)).toBeNull();
         expect(await redis.command<number>(`${base}:s:${old.id}`, ['EXISTS', `${base}:s:${old.id}`])).toBe(0);
-      } finally {
-        await redis.close();
-        if (url === REDIS_CLUSTER_URL) await deleteClusterKeys(REDIS_CLUSTER_URL, prefix);
-        else await cleanup();
-      }
-    });
+      }));
   });
 }
