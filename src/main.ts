@@ -2,6 +2,7 @@
 import { once } from 'node:events';
 import { configFromEnv, ConfigError } from './config.js';
 import { trackAbandonedRequests } from './http/abandoned-requests.js';
+import { createHttpServer } from './http/http-server.js';
 import { createServerApp } from './http/server-app.js';
 import { createLatch } from './latch.js';
 
@@ -10,7 +11,7 @@ const SHUTDOWN_GRACE_MS = 10_000;
 async function main(): Promise<void> {
   const latch = await createLatch(configFromEnv(process.env));
   const { config, logger } = latch;
-  const server = createServerApp(latch).listen(config.port, config.host);
+  const server = createHttpServer(createServerApp(latch)).listen(config.port, config.host);
   const abandoned = trackAbandonedRequests(server);
   await once(server, 'listening');
   const address = server.address();

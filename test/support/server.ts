@@ -10,6 +10,7 @@ import type { Server } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { createLatch, type Latch, type LatchOptions } from '../../src/latch.js';
+import { createHttpServer } from '../../src/http/http-server.js';
 import { createServerApp } from '../../src/http/server-app.js';
 import type { Clock } from '../../src/domain/ports.js';
 
@@ -55,7 +56,7 @@ export async function startServer({ listenPort = 0, ...options }: LatchOptions &
     secretsKeyFile: join(mkdtempSync(join(tmpdir(), 'latch-keys-')), 'secrets.key'),
   };
   const latch = await createLatch({ logger: pino({ level: 'debug' }, sink), ...generous, ...options });
-  const server: Server = createServerApp(latch).listen(listenPort, '127.0.0.1');
+  const server: Server = createHttpServer(createServerApp(latch)).listen(listenPort, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   serversByUrl.set(url, latch);
