@@ -20,9 +20,6 @@ import type { Express } from 'express';
 
 /** Like `app.listen`'s server (`http.createServer(app)`), with requests and responses built as Express's. */
 export function createHttpServer(app: Express): Server {
-  // Only plain constructor functions (Node 20's) can be called on an object made beforehand;
-  // should Node make them classes, this stays app.listen's server.
-  if (isClass(IncomingMessage) || isClass(ServerResponse)) return createServer(app);
   return createServer(
     {
       IncomingMessage: builtWithPrototype(IncomingMessage, app.request) as typeof IncomingMessage,
@@ -36,7 +33,9 @@ export function createHttpServer(app: Express): Server {
  * A constructor whose objects have `prototype` and are initialised by `base`. `new Built(...)`
  * makes the object (from `Built.prototype`), `base` fills it in. Not `Reflect.construct` with
  * `Built` as new target: V8 builds such objects on a slow path, and the server then spent more
- * CPU per request than with Express's swap (measured: ~500 us per /me against ~320).
+ * CPU per request than with Express's swap (measured: ~500 us per /me against ~320). This needs
+ * `base` to be a plain constructor function, as Node 20's (the runtime Latch pins) are; were it a
+ * class, the first request would throw, and test/http/http-server.test.ts with it.
  */
 function builtWithPrototype(base: object, prototype: object): unknown {
   const initialise = base as (...args: unknown[]) => void;
@@ -45,8 +44,4 @@ function builtWithPrototype(base: object, prototype: object): unknown {
   }
   Built.prototype = prototype;
   return Built;
-}
-
-function isClass(constructor: unknown): boolean {
-  return /^class\b/.test(Function.prototype.toString.call(constructor));
 }
