@@ -62,15 +62,21 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 /**
  * Holds calls of one SQL store method (passkeys: add, remove; devices: trust) until `release()`,
- * or `arrivals` calls have come in, or `maxHoldMs` passed: the interleaving a slow database or a
- * busy event loop gives at random.
+ * or `arrivals` calls have come in: the interleaving a slow database or a busy event loop gives at
+ * random. `maxHoldMs` only keeps a broken test from hanging: a hold that ran out before `release()`
+ * did not make the interleaving under test (on a loaded machine a password change can take
+ * seconds), so `release()` then fails the test instead of letting it judge another order.
  */
-function holdStore(method: 'add' | 'remove' | 'trust', { arrivals = Infinity, maxHoldMs = 1_500 } = {}) {
+function holdStore(method: 'add' | 'remove' | 'trust', { arrivals = Infinity, maxHoldMs = 20_000 } = {}) {
   const proto = (method === 'trust' ? SqlDeviceStore.prototype : SqlPasskeyStore.prototype) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = proto[method]!;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
-  const timer = setTimeout(open, maxHoldMs);
+  let ranOut = false;
+  const timer = setTimeout(() => {
+    ranOut = true;
+    open();
+  }, maxHoldMs);
   let arrived = 0;
   let reached!: () => void;
   const firstArrival = new Promise<void>((resolve) => (reached = resolve));
@@ -87,6 +93,7 @@ function holdStore(method: 'add' | 'remove' | 'trust', { arrivals = Infinity, ma
     release() {
       clearTimeout(timer);
       open();
+      if (ranOut) throw new Error(`the hold on ${method} ran out (${maxHoldMs} ms) before release: the order under test did not happen`);
     },
   };
 }
