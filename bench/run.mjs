@@ -27,7 +27,7 @@
 //   BENCH_PHASES       comma list of me,cluster,memory,scale,storm   (default all)
 //   BENCH_STORM_USERS  accounts the login storm cycles through  (default 200)
 //   BENCH_STORM_CONNECTIONS  autocannon connections for logins (default 8)
-//   BENCH_STORM_ROUNDS rounds of /me alone and during the storm, in alternating order; the ratio is their median (default 3)
+//   BENCH_STORM_ROUNDS rounds of /me alone and during the storm, in alternating order; the ratio is their median (default 5)
 //   BENCH_STORM_ENV    extra env for the storm's Latch, e.g. "HASH_CONCURRENCY=1 HASH_QUEUE_LIMIT=64"
 //   BENCH_SCALE_SESSIONS  sessions loaded by the scale phase     (default 1000000, 10 per user)
 //   BENCH_SCALE_RUNS   timed runs per scale operation (median)  (default 11)
@@ -114,7 +114,7 @@ async function main() {
   const opts = {
     duration: seconds('BENCH_DURATION', 10),
     rounds: count('BENCH_ROUNDS', 5),
-    stormRounds: count('BENCH_STORM_ROUNDS', 3),
+    stormRounds: count('BENCH_STORM_ROUNDS', 5),
     warmup: seconds('BENCH_WARMUP', 3),
     connections: count('BENCH_CONNECTIONS', 50),
     users: count('BENCH_USERS', 50),

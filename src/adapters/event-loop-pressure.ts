@@ -16,6 +16,14 @@
  * cores to spare, hashing takes nothing from requests, and a flood of cheap requests must not
  * slow logins for nothing); a request thread waiting for CPU alone is what a storm of logins
  * without signed-in traffic looks like too, and then hashing should have every core.
+ *
+ * Why a hold: once hashing steps aside, the wait for a CPU it caused goes away (that is what
+ * stepping aside is for), so a window without that wait no longer says that hashing at full
+ * speed would not bring it back. Judged window by window, the answer flipped every half second
+ * during a storm next to signed-in traffic (measured on a 2-core machine: 7-11 hashes a second
+ * with `/me` at 11-13k requests a second, then 20-28 hashes a second with `/me` down to 6.5-9.6k).
+ * So a busy answer holds while the loop stays busy, for `holdMs` after the last window that also
+ * saw the wait; a quiet loop (the signed-in traffic gone) ends it at once.
  */
 import { readFileSync } from 'node:fs';
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
@@ -31,7 +39,7 @@ export interface RequestPressure {
  * of CPU from 5 % of the window spent waiting for a core: about 3 % with signed-in traffic alone
  * on 2 cores, 9-12 % while hashing already steps aside in a storm, 25 % when it does not.
  */
-export const REQUESTS_BUSY = { threshold: 0.9, windowMs: 500, cpuWaitShare: 0.05 } as const;
+export const REQUESTS_BUSY = { threshold: 0.9, windowMs: 500, cpuWaitShare: 0.05, holdMs: 5_000 } as const;
 
 export interface PressureOptions {
   /** Utilization (0 to 1) from which the event loop counts as busy. */
@@ -40,6 +48,11 @@ export interface PressureOptions {
   windowMs: number;
   /** Share of the window (0 to 1) the request thread waited for a CPU, from which it counts as short. */
   cpuWaitShare: number;
+  /**
+   * How long a busy answer lasts after the last window that saw the wait for a CPU, while the
+   * loop stays busy (0: every window judged on its own).
+   */
+  holdMs?: number;
   /** Injected in tests; `performance.eventLoopUtilization` otherwise. */
   utilization?: (since?: EventLoopUtilization) => EventLoopUtilization;
   /** Nanoseconds this thread has waited for a CPU so far; undefined where the system does not tell. */
@@ -72,7 +85,10 @@ export function eventLoopPressure(options: PressureOptions): RequestPressure {
   const runDelayNs = options.runDelayNs ?? threadRunDelayNs;
   const now = options.now ?? (() => performance.now());
   let window: { start: EventLoopUtilization; startedAt: number; delayNs: number | undefined } | undefined;
+  const holdMs = options.holdMs ?? 0;
   let busy = false;
+  /** When the latest window that was busy and short of CPU closed. */
+  let shortAt = -Infinity;
   const open = (at: number) => (window = { start: utilization(), startedAt: at, delayNs: runDelayNs() });
   return {
     busy() {
@@ -86,7 +102,9 @@ export function eventLoopPressure(options: PressureOptions): RequestPressure {
         const loopBusy = utilization(window.start).utilization >= options.threshold;
         const delayNs = runDelayNs();
         const waited = delayNs === undefined || window.delayNs === undefined ? undefined : (delayNs - window.delayNs) / 1e6 / elapsedMs;
-        busy = loopBusy && (waited === undefined || waited >= options.cpuWaitShare);
+        const short = loopBusy && (waited === undefined || waited >= options.cpuWaitShare);
+        if (short) shortAt = at;
+        busy = short || (busy && loopBusy && at - shortAt < holdMs);
         open(at);
       }
       return busy;

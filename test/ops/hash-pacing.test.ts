@@ -221,6 +221,40 @@ describe('event loop pressure', () => {
     expect(pressure.busy()).toBe(true);
   });
 
+  it('holds a busy answer while the loop stays busy, for holdMs after the last window short of CPU', () => {
+    // Hashing that steps aside takes away the wait it caused: the next windows see none, and
+    // judged alone they would send hashing back to full speed every other half second.
+    const { state, options } = fakes();
+    const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, cpuWaitShare: 0.05, holdMs: 300, ...options });
+    pressure.busy(); // opens the first window
+    state.clock = 100;
+    state.active = 90;
+    state.delayMs = 20; // busy and short of CPU
+    expect(pressure.busy()).toBe(true);
+    for (const at of [200, 300, 350]) {
+      state.clock = at;
+      state.active += at === 350 ? 45 : 90; // still busy, no more wait: hashing stepped aside
+      expect(pressure.busy(), `at ${at} ms`).toBe(true);
+    }
+    state.clock = 450;
+    state.active += 90; // 350 ms after the last window short of CPU: the hold is over
+    expect(pressure.busy()).toBe(false);
+    state.clock = 550;
+    state.active += 90; // busy without wait, and not held: cores to spare
+    expect(pressure.busy()).toBe(false);
+
+    state.clock = 650;
+    state.active += 90;
+    state.delayMs += 10; // short of CPU again
+    expect(pressure.busy()).toBe(true);
+    state.clock = 750;
+    state.active += 10; // the signed-in traffic is gone: the hold ends at once
+    expect(pressure.busy()).toBe(false);
+    state.clock = 850;
+    state.active += 90; // busy again but without wait: a hold does not come back on its own
+    expect(pressure.busy()).toBe(false);
+  });
+
   it('opens its first window at the first question, so start-up work is not counted', () => {
     const { state, options } = fakes();
     const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, cpuWaitShare: 0.05, ...options });
