@@ -35,4 +35,5 @@ for (const [name, limits] of rules) {
     const r = await burst(hasher, hash);
     console.log(`${name.padEnd(30)} run ${run}: refused ${String(r.refused).padStart(3)} of ${N} (${((100 * r.refused) / N).toFixed(0)} %), served p50 ${r.p50.toFixed(0)} ms, last served ${r.last.toFixed(0)} ms`);
   }
+  await hasher.close(); // its workers' message ports would keep the process alive
 }

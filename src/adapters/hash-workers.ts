@@ -100,6 +100,9 @@ export class HashWorkers {
     const slot = this.slots.find((s) => !s.task) ?? (this.slots.length < this.size ? this.spawn() : undefined);
     if (!slot) throw unavailable(); // more at once than workers: the caller's limit was bypassed
     const done = new Promise<Done<unknown>>((resolve, reject) => (slot.task = { resolve, reject }));
+    // An operation in flight keeps the process alive (a command awaiting a hash must get it);
+    // an idle pool does not (a host that never closes Latch can still exit).
+    slot.worker.ref();
     await slot.ready;
     if (slot.task) {
       slot.task.started = process.hrtime.bigint();
@@ -108,14 +111,17 @@ export class HashWorkers {
       } catch (error) {
         slot.task.reject(error as Error);
         slot.task = undefined;
+        slot.worker.unref();
       }
     }
     return done;
   }
 
   private spawn(): Slot {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { binding: this.binding, nice: HASHING_NICE } });
-    worker.unref(); // an idle pool never keeps the process alive
+    // The source is CommonJS: a host started with --input-type=module would pass that on to the
+    // worker (execArgv is inherited) and have it read as a module, with no `require`.
+    const execArgv = process.execArgv.filter((arg) => !arg.startsWith('--input-type'));
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv, workerData: { binding: this.binding, nice: HASHING_NICE } });
     let started!: () => void;
     const slot: Slot = { worker, ready: new Promise<void>((resolve) => (started = resolve)) };
     this.slots.push(slot);
@@ -128,6 +134,7 @@ export class HashWorkers {
       }
       const task = slot.task;
       slot.task = undefined;
+      worker.unref();
       const seconds = task?.started === undefined ? 0 : Number(process.hrtime.bigint() - task.started) / 1e9;
       // The binding's own refusal (a malformed stored hash): the caller decides what it means.
       if (m.error !== undefined) task?.reject(new Error(m.error));
@@ -148,6 +155,9 @@ export class HashWorkers {
       void worker.terminate();
     });
     worker.on('exit', gone);
+    // After the listeners: adding a 'message' listener refs the worker's port again, and an
+    // unref made before it left every idle pool holding the process open.
+    worker.unref();
     return slot;
   }
 }

@@ -4,7 +4,10 @@
  * hashes written by the binding Latch used before (node-argon2, parameters in another order)
  * still verify and are not rewritten for nothing; closing fails what was running, never hangs.
  */
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Argon2Hasher, needsRehash } from '../../src/adapters/argon2-hasher.js';
 import { resolveConfig } from '../../src/config.js';
@@ -60,6 +63,26 @@ describe('argon2id hashes', { timeout: 30_000 }, () => {
     expect(needsRehash(EARLIER_HASH, { ...params, parallelism: 2 })).toBe(true);
     expect(needsRehash(EARLIER_HASH.replace('argon2id', 'argon2i'), params)).toBe(true);
     expect(needsRehash(EARLIER_HASH.replace('v=19', 'v=16'), params)).toBe(true);
+  });
+
+  it('an operation in flight keeps the process alive; an idle pool left open does not', async () => {
+    // The built pool in a process of its own that awaits one hash and never closes the pool
+    // (started as a module from the command line: the workers must not inherit --input-type).
+    const pool = pathToFileURL(path.resolve('dist/adapters/hash-workers.js')).href;
+    const script = `
+      import { HashWorkers } from ${JSON.stringify(pool)};
+      const workers = new HashWorkers(2);
+      const done = await workers.hash('pw', ${JSON.stringify(params)});
+      console.log(done.result.startsWith('$argon2id$') ? 'hashed' : 'no hash');`;
+    const started = performance.now();
+    const child = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
+      execFile(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000 }, (error, stdout) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? null) : 0, stdout }),
+      );
+    });
+    expect(child.stdout.trim()).toBe('hashed'); // not given up while the hash ran (exit 13)
+    expect(child.code).toBe(0); // and then out, with the pool still open
+    expect(performance.now() - started).toBeLessThan(15_000);
   });
 
   it('closing fails the operations still running as an outage instead of leaving them hanging', async () => {
