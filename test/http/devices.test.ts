@@ -63,6 +63,23 @@ describeOnBackends(
       expect(devices.filter((d: { current: boolean }) => d.current)).toHaveLength(1);
     });
 
+    it('sign-ins racing from one new browser record it once: one device, one new_device event, one mail', async () => {
+      const { client: owner, email } = await signedUp(url());
+      const token = Buffer.alloc(32, 7).toString('base64url'); // a browser this account never used
+      const tabs = Array.from({ length: 8 }, () => {
+        const tab = new Client(url());
+        tab.cookies.set('did', token);
+        return tab;
+      });
+      const answers = await Promise.all(tabs.map((tab) => tab.post('/api/auth/login', { email, password: STRONG_PASSWORD })));
+      for (const res of answers) expect(res.status, res.text).toBe(200);
+      await box.sentinel(url());
+      expect(box.to(email, NEW_SIGN_IN)).toHaveLength(1);
+      const events = (await owner.get('/api/auth/events?limit=100')).body.events.map((e: { type: string }) => e.type);
+      expect(events.filter((t: string) => t === 'new_device')).toHaveLength(1);
+      expect((await owner.get('/api/auth/devices')).body.devices).toHaveLength(2); // the one that signed up, and this one
+    });
+
     it('a remembered browser skips the second step with an aal1 session, which must step up for sensitive actions', async () => {
       const { email, secret } = await withTotp(url());
       const phone = new Client(url());

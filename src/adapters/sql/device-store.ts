@@ -3,7 +3,7 @@ import type { Kysely, Selectable } from 'kysely';
 import type { DeviceRecord, DeviceStore } from '../../domain/devices.js';
 import type { ClientInfo } from '../../domain/session-issuer.js';
 import type { Database, DevicesTable } from './schema.js';
-import { guarded, isForeignKeyViolation, isUniqueViolation } from './errors.js';
+import { guarded, isForeignKeyViolation } from './errors.js';
 
 const USER_AGENT_MAX = 512;
 
@@ -13,19 +13,17 @@ export class SqlDeviceStore implements DeviceStore {
   recordSignIn(userId: string, deviceHash: Buffer, id: string, at: number, client: ClientInfo): Promise<{ isNew: boolean }> {
     return guarded(async () => {
       const seen = { last_seen_at: at, user_agent: client.userAgent.slice(0, USER_AGENT_MAX), ip: client.ip };
-      const updated = await this.db
-        .updateTable('devices')
-        .set(seen)
-        .where('user_id', '=', userId)
-        .where('device_hash', '=', deviceHash)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) > 0) return { isNew: false };
       try {
-        await this.db.insertInto('devices').values({ id, user_id: userId, device_hash: deviceHash, first_seen_at: at, ...seen }).execute();
-        return { isNew: true };
+        // One statement: a browser seen before keeps its row (and id), a new one gets `id`. Two
+        // sign-ins from one new browser at once: the unique index makes one of them the insert.
+        const row = await this.db
+          .insertInto('devices')
+          .values({ id, user_id: userId, device_hash: deviceHash, first_seen_at: at, ...seen })
+          .onConflict((conflict) => conflict.columns(['user_id', 'device_hash']).doUpdateSet(seen))
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        return { isNew: row.id === id };
       } catch (error) {
-        // Two sign-ins from one new browser at once: the unique index lets one be first.
-        if (isUniqueViolation(error)) return { isNew: false };
         // The account was deleted while it was signing in: its session went with it, and so
         // there is no device to record.
         if (isForeignKeyViolation(error)) return { isNew: false };
