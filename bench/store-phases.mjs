@@ -211,6 +211,16 @@ const median = (xs) => {
  */
 const WARMUP_RUNS = 5;
 
+/**
+ * The loaded and the empty store are measured in turns (loaded, empty; then empty, loaded; ...),
+ * each on a redis-server of its own, so that the machine's drift over the minutes a phase takes
+ * falls on both alike: measured one after the other, a 10-session revoke once read 1.39x and a
+ * list 0.63x in the same run.
+ */
+const TURNS = 4;
+
+const summary = (times) => ({ times, median: median(times), min: Math.min(...times), max: Math.max(...times) });
+
 async function timeRuns(runs, before, fn) {
   const times = [];
   for (let r = 0; r < WARMUP_RUNS + runs; r++) {
@@ -219,7 +229,12 @@ async function timeRuns(runs, before, fn) {
     await fn();
     if (r >= WARMUP_RUNS) times.push(performance.now() - t0);
   }
-  return { median: median(times), min: Math.min(...times), max: Math.max(...times) };
+  return summary(times);
+}
+
+/** Each operation's times of every turn, pooled. */
+function pooled(turns) {
+  return Object.fromEntries(Object.keys(turns[0]).map((op) => [op, summary(turns.flatMap((t) => t[op].times))]));
 }
 
 /** listByUser and deleteByUser (10 and 1,000 sessions) for the given users. */
@@ -246,17 +261,22 @@ async function measureOps(s, { small, heavy, heavySessions, runs, fail, label })
   const del10 = await deleting(small, 10);
   await s.sessionsFor(small, 10); // as it was
   const del1k = await deleting(heavy, heavySessions);
+  await s.sessionsFor(heavy, heavySessions); // as it was, for the next turn
   return { list10, list1k, del10, del1k };
 }
 
-export async function scalePhase({ url, admin, table, fail, sessions, perUser = 10, heavySessions = 1_000, runs = 11, concurrency = 300 }) {
+/** `url`/`admin`: the redis-server to load; `emptyUrl`/`emptyAdmin`: another one, kept empty. */
+export async function scalePhase({ url, admin, emptyUrl, emptyAdmin, table, fail, sessions, perUser = 10, heavySessions = 1_000, runs = 11, concurrency = 300 }) {
   const s = await openStore(url, admin, fail);
+  const e = await openStore(emptyUrl, emptyAdmin, fail);
   try {
     const users = Math.ceil(sessions / perUser);
     console.log(
       `Scale: ${sessions} sessions over ${users} users (${perUser} each) + one user with ${heavySessions} sessions, ` +
-        `private redis-server; ${concurrency} inserts in flight; median of ${runs} runs after ${WARMUP_RUNS} untimed`,
+        `private redis-server, against an empty one; ${concurrency} inserts in flight; ` +
+        `median of ${TURNS} alternating turns x ${runs} runs, each turn after ${WARMUP_RUNS} untimed`,
     );
+    await e.flush();
     await s.flush();
     await s.insert(s.newUser()); // loads the scripts
     await s.flush();
@@ -287,16 +307,30 @@ export async function scalePhase({ url, admin, table, fail, sessions, perUser = 
     );
 
     const small = userList[Math.floor(users / 2)];
-    const loaded = await measureOps(s, { small, heavy, heavySessions, runs, fail, label: 'loaded store' });
-
+    const emptySmall = e.newUser();
+    const emptyHeavy = e.newUser();
+    await e.insert(e.newUser()); // loads the scripts
+    await e.flush();
+    await e.sessionsFor(emptySmall, 10);
+    await e.sessionsFor(emptyHeavy, heavySessions);
+    const emptyKeys = await emptyAdmin.dbSize();
+    const loadedTurns = [];
+    const emptyTurns = [];
+    const measureLoaded = async () => loadedTurns.push(await measureOps(s, { small, heavy, heavySessions, runs, fail, label: 'loaded store' }));
+    const measureEmpty = async () => emptyTurns.push(await measureOps(e, { small: emptySmall, heavy: emptyHeavy, heavySessions, runs, fail, label: 'empty store' }));
+    for (let turn = 0; turn < TURNS; turn++) {
+      if (turn % 2 === 0) {
+        await measureLoaded();
+        await measureEmpty();
+      } else {
+        await measureEmpty();
+        await measureLoaded();
+      }
+    }
+    const loaded = pooled(loadedTurns);
+    const empty = pooled(emptyTurns);
     await s.flush();
-    const emptySmall = s.newUser();
-    const emptyHeavy = s.newUser();
-    await s.sessionsFor(emptySmall, 10);
-    await s.sessionsFor(emptyHeavy, heavySessions);
-    const emptyKeys = await admin.dbSize();
-    const empty = await measureOps(s, { small: emptySmall, heavy: emptyHeavy, heavySessions, runs, fail, label: 'empty store' });
-    await s.flush();
+    await e.flush();
 
     const ms = (t) => t.median.toFixed(2);
     const range = (t) => `${t.min.toFixed(2)}-${t.max.toFixed(2)}`;
@@ -324,5 +358,6 @@ export async function scalePhase({ url, admin, table, fail, sessions, perUser = 
     return { loadMs, loaded, empty };
   } finally {
     await s.conn.close();
+    await e.conn.close();
   }
 }
