@@ -226,33 +226,23 @@ describe('event loop pressure', () => {
     // judged alone they would send hashing back to full speed every other half second.
     const { state, options } = fakes();
     const pressure = eventLoopPressure({ threshold: 0.8, windowMs: 100, cpuWaitShare: 0.05, holdMs: 300, ...options });
+    /** One 100 ms window: the loop busy `busyMs` of it, the thread waiting for a CPU `waitMs`. */
+    const window = (busyMs: number, waitMs = 0) => {
+      state.clock += 100;
+      state.active += busyMs;
+      state.delayMs! += waitMs;
+      return pressure.busy();
+    };
     pressure.busy(); // opens the first window
-    state.clock = 100;
-    state.active = 90;
-    state.delayMs = 20; // busy and short of CPU
-    expect(pressure.busy()).toBe(true);
-    for (const at of [200, 300, 350]) {
-      state.clock = at;
-      state.active += at === 350 ? 45 : 90; // still busy, no more wait: hashing stepped aside
-      expect(pressure.busy(), `at ${at} ms`).toBe(true);
-    }
-    state.clock = 450;
-    state.active += 90; // 350 ms after the last window short of CPU: the hold is over
-    expect(pressure.busy()).toBe(false);
-    state.clock = 550;
-    state.active += 90; // busy without wait, and not held: cores to spare
-    expect(pressure.busy()).toBe(false);
+    expect(window(90, 20)).toBe(true); // busy and short of CPU, closing at 100 ms
+    expect(window(90), 'at 200 ms').toBe(true); // still busy, no more wait: hashing stepped aside
+    expect(window(90), 'at 300 ms').toBe(true);
+    expect(window(90), 'at 400 ms').toBe(false); // 300 ms after the last window short of CPU: over
+    expect(window(90)).toBe(false); // busy without wait, and not held: cores to spare
 
-    state.clock = 650;
-    state.active += 90;
-    state.delayMs += 10; // short of CPU again
-    expect(pressure.busy()).toBe(true);
-    state.clock = 750;
-    state.active += 10; // the signed-in traffic is gone: the hold ends at once
-    expect(pressure.busy()).toBe(false);
-    state.clock = 850;
-    state.active += 90; // busy again but without wait: a hold does not come back on its own
-    expect(pressure.busy()).toBe(false);
+    expect(window(90, 10)).toBe(true); // short of CPU again, at 600 ms
+    expect(window(10)).toBe(false); // the signed-in traffic is gone: the hold ends at once
+    expect(window(90)).toBe(false); // busy again without wait, within 300 ms: no hold comes back on its own
   });
 
   it('opens its first window at the first question, so start-up work is not counted', () => {
