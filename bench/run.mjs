@@ -30,7 +30,7 @@
 //   BENCH_STORM_ROUNDS rounds of /me alone and during the storm, in alternating order; the ratio is their median (default 5)
 //   BENCH_STORM_ENV    extra env for the storm's Latch, e.g. "HASH_CONCURRENCY=1 HASH_QUEUE_LIMIT=64"
 //   BENCH_SCALE_SESSIONS  sessions loaded by the scale phase     (default 1000000, 10 per user)
-//   BENCH_SCALE_RUNS   timed runs per scale operation and turn (median of all turns)  (default 11)
+//   BENCH_SCALE_RUNS   timed runs per scale operation and turn (default 11)
 //   BENCH_CLUSTER_PORT first port tried for the private cluster (default 7501; +100 if taken)
 //   BENCH_REDIS_SERVER / BENCH_REDIS_CLI   binaries for the private servers
 //                      (default /usr/bin/redis-server, /usr/bin/redis-cli)
