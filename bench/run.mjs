@@ -30,7 +30,7 @@
 //   BENCH_STORM_ROUNDS rounds of /me alone and during the storm, in alternating order; the ratio is their median (default 5)
 //   BENCH_STORM_ENV    extra env for the storm's Latch, e.g. "HASH_CONCURRENCY=1 HASH_QUEUE_LIMIT=64"
 //   BENCH_SCALE_SESSIONS  sessions loaded by the scale phase     (default 1000000, 10 per user)
-//   BENCH_SCALE_RUNS   timed runs per scale operation and turn (default 11)
+//   BENCH_SCALE_PAIRS  timed pairs (loaded, empty) per 10-session scale operation (default 201)
 //   BENCH_CLUSTER_PORT first port tried for the private cluster (default 7501; +100 if taken)
 //   BENCH_REDIS_SERVER / BENCH_REDIS_CLI   binaries for the private servers
 //                      (default /usr/bin/redis-server, /usr/bin/redis-cli)
@@ -120,7 +120,7 @@ async function main() {
     users: count('BENCH_USERS', 50),
   };
   const scaleSessions = count('BENCH_SCALE_SESSIONS', 1_000_000);
-  const scaleRuns = count('BENCH_SCALE_RUNS', 11);
+  const scalePairs = count('BENCH_SCALE_PAIRS', 201);
   state.adminPgUrl = process.env.BENCH_PG_URL || 'postgres://postgres@127.0.0.1:5432/test';
   state.redisUrl = process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379';
   const httpPhases = phases.has('me') || phases.has('cluster');
@@ -177,7 +177,7 @@ async function main() {
         await server.admin.flushAll();
         const empty = await startPrivateRedis();
         try {
-          await scalePhase({ url: server.url, admin: server.admin, emptyUrl: empty.url, emptyAdmin: empty.admin, table, fail, sessions: scaleSessions, runs: scaleRuns });
+          await scalePhase({ url: server.url, admin: server.admin, emptyUrl: empty.url, emptyAdmin: empty.admin, table, fail, sessions: scaleSessions, pairs: scalePairs });
         } finally {
           await empty.stop();
         }
