@@ -9,6 +9,7 @@ import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import { afterEach, expect, it, vi } from 'vitest';
 import { SqlDeviceStore } from '../../src/adapters/sql/device-store.js';
 import { SqlPasskeyStore } from '../../src/adapters/sql/passkey-store.js';
+import { SqlUserRepository } from '../../src/adapters/sql/user-repository.js';
 import { describeOnBackends } from '../support/backends.js';
 import { Client, ManualClock, signedUp, startServer, STRONG_PASSWORD, type Reply } from '../support/server.js';
 import { SoftAuthenticator } from '../support/soft-authenticator.js';
@@ -60,15 +61,22 @@ async function secondSession(url: string, email: string, device: SoftAuthenticat
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+const heldStores = {
+  add: SqlPasskeyStore,
+  remove: SqlPasskeyStore,
+  trust: SqlDeviceStore,
+  changeCredentials: SqlUserRepository, // every credential change, two-step's flips among them
+} as const;
+
 /**
- * Holds calls of one SQL store method (passkeys: add, remove; devices: trust) until `release()`,
+ * Holds calls of one SQL store method (`heldStores`) until `release()`,
  * or `arrivals` calls have come in: the interleaving a slow database or a busy event loop gives at
  * random. `maxHoldMs` only keeps a broken test from hanging: a hold that ran out before `release()`
  * did not make the interleaving under test (on a loaded machine a password change can take
  * seconds), so `release()` then fails the test instead of letting it judge another order.
  */
-function holdStore(method: 'add' | 'remove' | 'trust', { arrivals = Infinity, maxHoldMs = 20_000 } = {}) {
-  const proto = (method === 'trust' ? SqlDeviceStore.prototype : SqlPasskeyStore.prototype) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+function holdStore(method: keyof typeof heldStores, { arrivals = Infinity, maxHoldMs = 20_000 } = {}) {
+  const proto = heldStores[method].prototype as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
   const original = proto[method]!;
   let open!: () => void;
   const gate = new Promise<void>((resolve) => (open = resolve));
@@ -155,7 +163,7 @@ describeOnBackends(
       const options = await owner.post('/api/auth/passkeys/register/options');
       expect(options.status, options.text).toBe(200);
 
-      // Turning two-step on has bumped the epoch and ended the other sessions; the passkey row is not written yet.
+      // The passkey row is not written yet, and two-step is still off (the flip comes after the write).
       const held = holdStore('add');
       const registering = owner.post('/api/auth/passkeys/register', { response: authenticator().register(options.body) });
       await held.firstArrival;
@@ -171,6 +179,31 @@ describeOnBackends(
       if (res.body.user) expectCode(await racer.get('/api/auth/me'), 401, 'unauthorized');
       else expect(res.body.mfaRequired).toBe(true);
       expect((await owner.get('/api/auth/sessions')).body.sessions).toHaveLength(1);
+    });
+
+    it('a password login between the first passkey\'s write and two-step\'s flip keeps no password-only session', async () => {
+      const { client: owner, email } = await signedUp(url());
+      const options = await owner.post('/api/auth/passkeys/register/options');
+      expect(options.status, options.text).toBe(200);
+
+      // The passkey is written; the flip of two-step (with its epoch bump) has not run. A sign-in
+      // now reads the account's flag still off and asks no second step.
+      const held = holdStore('changeCredentials');
+      const registering = owner.post('/api/auth/passkeys/register', { response: authenticator().register(options.body) });
+      await held.firstArrival;
+      expect(held.arrived()).toBe(1);
+      const racer = new Client(url());
+      const res = await racer.post('/api/auth/login', { email, password: STRONG_PASSWORD });
+      expect(res.status, res.text).toBe(200);
+      held.release();
+      expect((await registering).status).toBe(201);
+
+      // The flip ends what the password alone was given meanwhile.
+      if (res.body.user) expectCode(await racer.get('/api/auth/me'), 401, 'unauthorized');
+      else expect(res.body.mfaRequired).toBe(true);
+      expect((await owner.get('/api/auth/sessions')).body.sessions).toHaveLength(1);
+      const again = await new Client(url()).post('/api/auth/login', { email, password: STRONG_PASSWORD });
+      expect(again.body.mfaRequired, again.text).toBe(true);
     });
 
     it('"remember this device" asked by a second step in flight when the owner removes that passkey does not survive the removal', async () => {
