@@ -133,12 +133,15 @@ export class Argon2Hasher implements PasswordHasher {
     return this.limit.activeCount;
   }
 
-  private run<T>(operation: 'hash' | 'verify', work: () => Promise<Done<T>>): Promise<T> {
+  /** Whether an operation asked for now would be taken: the queue has room and its wait is short enough. */
+  admitsNow(): boolean {
     const concurrency = this.pace();
     const full = this.limit.activeCount >= concurrency && this.limit.pendingCount >= this.limits.queueLimit;
-    if (full || this.expectedWaitMs() > this.limits.maxWaitMs) {
-      return Promise.reject(new UnavailableError('password hashing'));
-    }
+    return !full && this.expectedWaitMs() <= this.limits.maxWaitMs;
+  }
+
+  private run<T>(operation: 'hash' | 'verify', work: () => Promise<Done<T>>): Promise<T> {
+    if (!this.admitsNow()) return Promise.reject(new UnavailableError('password hashing'));
     return new Promise<T>((resolve, reject) => {
       this.limit(async () => {
         let seconds: number;

@@ -127,6 +127,8 @@ export class AuthService {
   ): Promise<LoginOutcome> {
     const { users, credentials, issuer, loginThrottle } = this.deps;
     const email = normalizeEmail(input.email);
+    // Before anything is counted or looked up: nothing to give back, the same for every address.
+    credentials.shedWhileFull();
     // Counted before anything is checked, for known and unknown addresses alike.
     const gate = await loginThrottle.attempt(email, client.ip);
     if (!gate.allowed) {

@@ -117,6 +117,12 @@ export interface PasswordHasher {
    * so their timing does not reveal which emails are registered.
    */
   verifyDummy(password: string): Promise<void>;
+  /**
+   * False while hashing would refuse a check asked for now (its bound is reached: a storm), so
+   * that a login can be shed before any other work. True promises nothing: the check itself may
+   * still be refused.
+   */
+  admitsNow(): boolean;
 }
 
 export type ThrottleVerdict = { allowed: true } | { allowed: false; retryAfterMs: number };

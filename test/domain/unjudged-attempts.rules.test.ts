@@ -2,7 +2,7 @@
  * A refused request changes nothing (THREATS.md, item 3): when hashing, the database or the
  * limiter itself refuses before a password is judged (503), the attempt that was counted is given
  * back — for sign-in (every login limit, known and unknown addresses alike), re-authentication
- * and registration —
+ * and registration — and a login shed because hashing is full is never counted at all,
  * while every attempt that reached a verdict stays counted. A right password whose hash upgrade
  * is refused still signs in.
  */
@@ -53,6 +53,29 @@ describe('attempts refused before a verdict are not counted', () => {
       expect(await loginCounters(email)).toEqual(before);
     }
     // Past the pair limit of refusals, the owner's right password still signs in.
+    expect((await login('ada@example.test', PASSWORD)).kind).toBe('signed_in');
+  });
+
+  it('a login shed while hashing is full counts nothing, looks at no account and records nothing, for a known address and an unknown one', async () => {
+    await w.member('ada@example.test');
+    const looked: string[] = [];
+    const findByEmail = w.users.findByEmail.bind(w.users);
+    w.users.findByEmail = async (email) => {
+      looked.push(email);
+      return findByEmail(email);
+    };
+    const eventsBefore = w.events.events.length;
+    const hashedBefore = w.hasher.calls.length;
+    for (const email of ['ada@example.test', 'nobody@example.test']) {
+      const before = await loginCounters(email);
+      w.hasher.full = true;
+      for (let i = 0; i < 8; i++) await outage(login(email, i % 2 ? PASSWORD : 'wrong-password-entirely'));
+      w.hasher.full = false;
+      expect(await loginCounters(email)).toEqual(before);
+    }
+    expect(looked).toEqual([]);
+    expect(w.events.events.length).toBe(eventsBefore);
+    expect(w.hasher.calls.length).toBe(hashedBefore);
     expect((await login('ada@example.test', PASSWORD)).kind).toBe('signed_in');
   });
 

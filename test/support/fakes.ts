@@ -246,6 +246,12 @@ export class FakePasswordHasher implements PasswordHasher {
   version = 1;
   /** While true, every operation fails as the real pool does when it refuses (503). */
   unavailable = false;
+  /** While true, `admitsNow` answers false, as the real pool does with its queue at its bound. */
+  full = false;
+
+  admitsNow(): boolean {
+    return !this.full;
+  }
 
   private refuseIfUnavailable(): void {
     if (this.unavailable) throw new UnavailableError('password hashing');
