@@ -133,7 +133,11 @@ export class Argon2Hasher implements PasswordHasher {
     return this.limit.activeCount;
   }
 
-  /** Whether an operation asked for now would be taken: the queue has room and its wait is short enough. */
+  /**
+   * Whether an operation asked for now would be taken: the queue has room and its wait is short
+   * enough. Like `run`, it first looks at request handling (`pace`), which may change how many
+   * hashes run at once.
+   */
   admitsNow(): boolean {
     const concurrency = this.pace();
     const full = this.limit.activeCount >= concurrency && this.limit.pendingCount >= this.limits.queueLimit;

@@ -167,10 +167,9 @@ export class AuthService {
     // Only now, with the password proven, is it asked whether the account has a second factor:
     // a wrong password answers the same for every account (API.md, "Two-step sign-in").
     // A browser the owner asked to remember skips the step, with an aal1 session (never aal2).
-    // The account's flag, read with the epoch, spares most sign-ins the look at its factors:
-    // a factor is written before the flag flips on (and removed before it flips off), and the
-    // flip bumps the epoch, so a sign-in that read the flag off holds a session the flip ends.
-    const asked = account.twoFactor ? await this.deps.twoStep.methodsFor(account.id) : [];
+    // The factors themselves are asked, never the account's `twoFactor` flag: a factor added
+    // while the last one is removed can leave the flag off beside a confirmed factor.
+    const asked = await this.deps.twoStep.methodsFor(account.id);
     const remembered = asked.length > 0 && (await this.deps.devices.isRemembered(account.id, client.device, account.credentialEpoch));
     const secondStep = remembered ? [] : asked;
     // The epoch read with the hash: if a reset, password change or deletion landed while the

@@ -38,7 +38,7 @@ export class Credentials {
   /**
    * Refuses at once, as hashing itself would, while hashing takes no more checks: under a storm a
    * shed login then costs the request thread a parse and an answer instead of a throttle count
-   * and its give-back, an account lookup and a log line. No account is looked at for it.
+   * and its give-back and an account lookup. No account is looked at for it.
    */
   shedWhileFull(): void {
     if (!this.hasher.admitsNow()) throw new UnavailableError('password hashing');

@@ -181,13 +181,13 @@ describeOnBackends(
       expect((await owner.get('/api/auth/sessions')).body.sessions).toHaveLength(1);
     });
 
-    it('a password login between the first passkey\'s write and two-step\'s flip keeps no password-only session', async () => {
+    it('a password login between the first passkey\'s write and two-step\'s flip is asked for the second step', async () => {
       const { client: owner, email } = await signedUp(url());
       const options = await owner.post('/api/auth/passkeys/register/options');
       expect(options.status, options.text).toBe(200);
 
       // The passkey is written; the flip of two-step (with its epoch bump) has not run. A sign-in
-      // now reads the account's flag still off and asks no second step.
+      // now must find the passkey itself: the account's flag still reads off.
       const held = holdStore('changeCredentials');
       const registering = owner.post('/api/auth/passkeys/register', { response: authenticator().register(options.body) });
       await held.firstArrival;
@@ -198,9 +198,8 @@ describeOnBackends(
       held.release();
       expect((await registering).status).toBe(201);
 
-      // The flip ends what the password alone was given meanwhile.
-      if (res.body.user) expectCode(await racer.get('/api/auth/me'), 401, 'unauthorized');
-      else expect(res.body.mfaRequired).toBe(true);
+      expect(res.body, res.text).toEqual({ mfaRequired: true, methods: ['passkey', 'recovery_code'] });
+      expectCode(await racer.get('/api/auth/me'), 401, 'unauthorized'); // the flip ended the pending session too
       expect((await owner.get('/api/auth/sessions')).body.sessions).toHaveLength(1);
       const again = await new Client(url()).post('/api/auth/login', { email, password: STRONG_PASSWORD });
       expect(again.body.mfaRequired, again.text).toBe(true);
