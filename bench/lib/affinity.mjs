@@ -3,7 +3,7 @@
 // With the client and its servers free to run on any core, each call's time depends on where
 // the scheduler happens to put the three processes: on a 2-core machine a redis-server woken on
 // the core the client is still running on waits for it. Unpinned, 201 pairs of a revoke read
-// from 0.70x to 1.05x from one quarter of them to the next, pinned within 1.07-1.19x: that
+// from 0.70x to 1.05x from one quarter of them to the next; pinned, 1.02-1.22x over 13 runs: that
 // noise is larger than what the scale phase looks for. So, for that phase only, the client (every
 // thread of this process) runs on the first core it may use and the servers on the others.
 // Elsewhere, or with a single core, nothing is pinned and the phase says so.

@@ -158,15 +158,21 @@ describeOnBackends(
       expect(sessions).toHaveLength(1);
     });
 
-    it('a password login racing the first passkey (two-step on) keeps no password-only session', async () => {
+    /** A new account registering its first passkey, held at `method` (the write, or the flip after it). */
+    async function firstPasskeyHeldAt(method: 'add' | 'changeCredentials') {
       const { client: owner, email } = await signedUp(url());
       const options = await owner.post('/api/auth/passkeys/register/options');
       expect(options.status, options.text).toBe(200);
-
-      // The passkey row is not written yet, and two-step is still off (the flip comes after the write).
-      const held = holdStore('add');
+      const held = holdStore(method);
       const registering = owner.post('/api/auth/passkeys/register', { response: authenticator().register(options.body) });
       await held.firstArrival;
+      expect(held.arrived()).toBe(1);
+      return { owner, email, held, registering };
+    }
+
+    it('a password login racing the first passkey (two-step on) keeps no password-only session', async () => {
+      // The passkey row is not written yet, and two-step is still off (the flip comes after the write).
+      const { owner, email, held, registering } = await firstPasskeyHeldAt('add');
       const racer = new Client(url());
       const login = racer.post('/api/auth/login', { email, password: STRONG_PASSWORD });
       await Promise.race([login, sleep(1_000)]);
@@ -182,16 +188,9 @@ describeOnBackends(
     });
 
     it('a password login between the first passkey\'s write and two-step\'s flip is asked for the second step', async () => {
-      const { client: owner, email } = await signedUp(url());
-      const options = await owner.post('/api/auth/passkeys/register/options');
-      expect(options.status, options.text).toBe(200);
-
       // The passkey is written; the flip of two-step (with its epoch bump) has not run. A sign-in
       // now must find the passkey itself: the account's flag still reads off.
-      const held = holdStore('changeCredentials');
-      const registering = owner.post('/api/auth/passkeys/register', { response: authenticator().register(options.body) });
-      await held.firstArrival;
-      expect(held.arrived()).toBe(1);
+      const { owner, email, held, registering } = await firstPasskeyHeldAt('changeCredentials');
       const racer = new Client(url());
       const res = await racer.post('/api/auth/login', { email, password: STRONG_PASSWORD });
       expect(res.status, res.text).toBe(200);
